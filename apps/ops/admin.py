@@ -1,0 +1,61 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from apps.common.errors import ApplicationError
+from apps.ops.models import FailedTask
+from apps.ops.services import failed_task_forget, failed_task_retry, failed_tasks_drain_spool
+
+
+@admin.register(FailedTask)
+class FailedTaskAdmin(admin.ModelAdmin):
+    list_display = ("id", "failed_at", "queue", "task_name", "attempts", "reason", "error")
+    list_filter = ("queue", "reason", "task_name")
+    search_fields = ("task_id", "task_name", "exception_type", "exception_message")
+    date_hierarchy = "failed_at"
+    actions = ("retry", "forget")
+    exclude = ("traceback",)
+    readonly_fields = (
+        *tuple(f.name for f in FailedTask._meta.fields if f.name != "traceback"),
+        "traceback_text",
+    )
+
+    def changelist_view(self, request, extra_context=None):
+        failed_tasks_drain_spool()
+        return super().changelist_view(request, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "forget" says what it does
+        return actions
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="error")
+    def error(self, obj):
+        return f"{obj.exception_type.rsplit('.', 1)[-1]}: {obj.exception_message}"[:120]
+
+    @admin.display(description="traceback")
+    def traceback_text(self, obj):
+        return format_html("<pre>{}</pre>", obj.traceback)
+
+    @admin.action(description="Retry: publish again on its queue", permissions=["delete"])
+    def retry(self, request, queryset):
+        self._each(request, queryset, lambda pk: failed_task_retry(failed_task_id=pk), "retried")
+
+    @admin.action(description="Forget: delete without running", permissions=["delete"])
+    def forget(self, request, queryset):
+        self._each(request, queryset, lambda pk: failed_task_forget(failed_task_id=pk), "forgotten")
+
+    def _each(self, request, queryset, action, done: str) -> None:
+        count = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                action(pk)
+                count += 1
+            except ApplicationError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+        self.message_user(request, f"{count} failed task(s) {done}.", messages.SUCCESS)

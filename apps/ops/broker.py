@@ -1,0 +1,90 @@
+"""What the broker knows: queue depths, the oldest message's wait, the consuming workers.
+
+Depth and the oldest message are read straight from Redis, where kombu keeps each
+queue as lists (one per priority step) that it pushes on the left and pops on the
+right, so the oldest message is the rightmost one.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from config.celery import PUBLISHED_AT, app
+
+BROKER_ERRORS = (redis.RedisError, OSError, OperationalError)
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def client() -> redis.Redis:
+    """A Redis client for the broker (cached per URL)."""
+    return _client(settings.CELERY_BROKER_URL)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    depth: int
+    oldest_published_at: float | None  # None: empty, or published without our header
+
+    def oldest_wait(self, now: float) -> float | None:
+        if self.oldest_published_at is None:
+            return None
+        return max(0.0, now - self.oldest_published_at)
+
+
+def backlogs(names: list[str]) -> dict[str, Backlog]:
+    """Depth and oldest publish time of each queue; raises BROKER_ERRORS if Redis is away."""
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        # kombu's own key names for a queue's priority lists.
+        keys = {n: [channel._q_for_pri(n, p) for p in channel.priority_steps] for n in names}
+        pipe = channel.client.pipeline(transaction=False)
+        for name in names:
+            for key in keys[name]:
+                pipe.llen(key)
+                pipe.lindex(key, -1)
+        replies = iter(pipe.execute())
+        result = {}
+        for name in names:
+            depth, heads = 0, []
+            for _ in keys[name]:
+                depth += next(replies)
+                heads.append(_published_at(next(replies)))
+            stamped = [h for h in heads if h is not None]
+            result[name] = Backlog(depth=depth, oldest_published_at=min(stamped, default=None))
+        return result
+
+
+def _published_at(raw: bytes | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)["headers"][PUBLISHED_AT]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def consumers(timeout: float = 1.0) -> dict[str, list[str]]:
+    """Queue name -> names of the workers consuming it (workers answer within ``timeout``)."""
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    found: dict[str, list[str]] = {}
+    for worker, queues in sorted(replies.items()):
+        for queue in queues:
+            found.setdefault(queue["name"], []).append(worker)
+    return found
+
+
+def ping() -> float:
+    """Round trip to the broker in milliseconds; raises BROKER_ERRORS if it does not answer."""
+    started = time.perf_counter()
+    client().ping()
+    return (time.perf_counter() - started) * 1000

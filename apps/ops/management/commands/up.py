@@ -1,0 +1,117 @@
+"""`make up`: migrate, then run the whole stack under supervisord in the foreground."""
+
+import os
+import secrets
+import shutil
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from apps.ops.processes import answers, redis_server_binary
+from config.env import BASE_DIR, VAR_DIR, env
+
+SUPERVISOR_DIR = BASE_DIR / "supervisor"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# Every %(ENV_...)s the supervisor files use, with the value when unset.
+DEFAULTS = {
+    "WEB_HOST": "127.0.0.1",
+    "WEB_PORT": "8000",
+    "WEB_CONCURRENCY": "2",
+    "FLOWER_ADDRESS": "127.0.0.1",
+    "FLOWER_PORT": "5555",
+    "LOG_LEVEL": "INFO",
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate, then run web, one worker pool per queue, beat and Flower under supervisord "
+        "in the foreground (plus a private redis-server when nothing answers at REDIS_URL). "
+        "Ctrl-C stops them all."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-migrate", action="store_true", help="Skip migrate.")
+
+    def handle(self, *args, **options):
+        environ = {**os.environ, **{k: env(k, default=v) for k, v in DEFAULTS.items()}}
+        environ["VAR_DIR"] = str(VAR_DIR)
+        environ["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
+        environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+        for sub in ("log", "run", "redis", "supervisor.d"):
+            (VAR_DIR / sub).mkdir(parents=True, exist_ok=True)
+
+        for name in ("WEB", "FLOWER"):
+            host = environ["WEB_HOST" if name == "WEB" else "FLOWER_ADDRESS"]
+            _require_free(host, int(environ[f"{name}_PORT"]), f"{name}_PORT")
+        redis_note = self._redis(environ)
+        environ["FLOWER_BASIC_AUTH"], flower_note = _flower_credentials()
+
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=1)
+        connections.close_all()
+
+        web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
+        flower = f"http://{environ['FLOWER_ADDRESS']}:{environ['FLOWER_PORT']}"
+        self.stdout.write(
+            f"\nConveyor\n"
+            f"  web      {web}/   health {web}/healthz   admin {web}/admin/\n"
+            f"  flower   {flower}/   {flower_note}\n"
+            f"  redis    {redis_note}\n"
+            f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+            f" {settings.DATABASES['default']['NAME']}\n"
+            f"  logs     {VAR_DIR / 'log'}/<program>.log\n"
+            f"  Ctrl-C stops everything.\n\n"
+        )
+        self.stdout.flush()
+        conf = str(SUPERVISOR_DIR / "supervisord.conf")
+        os.execvpe("supervisord", ["supervisord", "-n", "-c", conf], environ)  # noqa: S606, S607
+
+    def _redis(self, environ: dict) -> str:
+        """Use the Redis at REDIS_URL, or arrange a private one on its host and port."""
+        extra = VAR_DIR / "supervisor.d" / "redis.conf"
+        url = settings.REDIS_URL
+        if answers(url):
+            extra.unlink(missing_ok=True)
+            return f"{url} (answering)"
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+        if host not in LOOPBACK:
+            raise CommandError(f"Nothing answers at REDIS_URL={url}; start it, or unset REDIS_URL.")
+        _require_free(host, port, "REDIS_URL")
+        environ.update(
+            REDIS_SERVER_BIN=redis_server_binary(), REDIS_HOST=host, REDIS_PORT=str(port)
+        )
+        shutil.copyfile(SUPERVISOR_DIR / "optional" / "redis.conf", extra)
+        return (
+            f"{url} (private redis-server {environ['REDIS_SERVER_BIN']}, data in {VAR_DIR}/redis)"
+        )
+
+
+def _flower_credentials() -> tuple[str, str]:
+    """FLOWER_BASIC_AUTH, or development credentials generated once and kept in VAR_DIR."""
+    given = env("FLOWER_BASIC_AUTH", default="")
+    if given:
+        return given, "basic auth from FLOWER_BASIC_AUTH"
+    path = VAR_DIR / "flower-dev-credentials"
+    if not path.exists():
+        path.write_text(f"admin:{secrets.token_urlsafe(12)}\n")
+        path.chmod(0o600)
+    credentials = path.read_text().strip()
+    return credentials, f"dev login {credentials} (from {path}; set FLOWER_BASIC_AUTH to choose)"
+
+
+def _require_free(host: str, port: int, variable: str) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CommandError(f"{host}:{port} is taken ({exc.strerror}); set {variable}.") from exc

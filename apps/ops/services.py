@@ -1,0 +1,170 @@
+"""Writes of the ops domain: failed tasks recorded, retried, forgotten and flushed."""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.common.errors import ApplicationError
+from apps.ops import broker
+from apps.ops.models import FailedTask
+from config import queues
+from config.celery import app
+
+log = logging.getLogger("conveyor.ops")
+
+# Where a failure waits when the database cannot take it (it is moved in later).
+SPOOL_KEY = "ops:failed-tasks:spool"
+
+
+def failed_task_record(
+    *,
+    task_id: str,
+    task_name: str,
+    queue: str,
+    args: list,
+    kwargs: dict,
+    exception: BaseException,
+    traceback: str,
+    attempts: int,
+    reason: str,
+    hostname: str = "",
+) -> FailedTask | None:
+    """Record a final failure once per task id; spool it in Redis if the database is down."""
+    fields = {
+        "task_name": task_name,
+        "queue": queue,
+        "args": args,
+        "kwargs": kwargs,
+        "exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}",
+        "exception_message": str(exception),
+        "traceback": traceback,
+        "attempts": attempts,
+        "reason": reason,
+        "hostname": hostname,
+        "failed_at": timezone.now(),
+    }
+    try:
+        row, created = FailedTask.objects.get_or_create(task_id=task_id, defaults=fields)
+    except DatabaseError:
+        log.critical(
+            "failed_task.spooled id=%s name=%s (database unavailable)",
+            task_id,
+            task_name,
+            exc_info=True,
+        )
+        fields["failed_at"] = fields["failed_at"].isoformat()
+        payload = json.dumps({"task_id": task_id, "fields": fields})
+        try:
+            broker.client().rpush(SPOOL_KEY, payload)
+        except broker.BROKER_ERRORS:
+            log.critical("failed_task.lost payload=%s", payload, exc_info=True)
+        return None
+    if created:  # a failure can be reported by more than one hook; the first one counts
+        log.error(
+            "failed_task.recorded id=%s name=%s queue=%s reason=%s attempts=%s error=%s: %s",
+            task_id,
+            task_name,
+            queue,
+            reason,
+            attempts,
+            fields["exception_type"],
+            exception,
+        )
+    failed_tasks_drain_spool()
+    return row
+
+
+def failed_tasks_drain_spool() -> int:
+    """Move spooled failures into the database; safe to run concurrently.
+
+    Runs after each recorded failure and when an operator lists failed tasks.
+    """
+    client = broker.client()
+    moved = 0
+    try:
+        spooled = client.lrange(SPOOL_KEY, 0, -1)
+    except broker.BROKER_ERRORS:
+        log.warning("failed_task.spool_unreadable", exc_info=True)
+        return 0
+    for raw in spooled:
+        item = json.loads(raw)
+        fields = item["fields"]
+        fields["failed_at"] = parse_datetime(fields["failed_at"])
+        FailedTask.objects.get_or_create(task_id=item["task_id"], defaults=fields)
+        # LREM of the exact payload: a concurrent drain removes nothing twice.
+        moved += client.lrem(SPOOL_KEY, 1, raw)
+    return moved
+
+
+@dataclass(frozen=True)
+class Retried:
+    failed_task_id: int
+    task_name: str
+    queue: str
+    task_id: str  # of the message just published
+
+
+def failed_task_retry(*, failed_task_id: int) -> Retried:
+    """Publish the task again on its own queue, then delete the row (one transaction)."""
+    app.loader.import_default_modules()
+    with transaction.atomic():
+        # The lock makes a concurrent retry of the same row wait, then find it gone.
+        row = FailedTask.objects.select_for_update().filter(pk=failed_task_id).first()
+        if row is None:
+            raise ApplicationError(f"No failed task with id {failed_task_id}.")
+        if row.task_name not in app.tasks:
+            raise ApplicationError(
+                f"Failed task {row.pk}: {row.task_name} is not a registered task; kept."
+            )
+        if row.queue not in queues.BY_NAME:
+            raise ApplicationError(f"Failed task {row.pk}: queue {row.queue!r} is unknown; kept.")
+        sent = app.send_task(row.task_name, args=row.args, kwargs=row.kwargs, queue=row.queue)
+        row.delete()
+    log.info(
+        "failed_task.retried id=%s name=%s queue=%s task_id=%s",
+        failed_task_id,
+        row.task_name,
+        row.queue,
+        sent.id,
+    )
+    return Retried(failed_task_id, row.task_name, row.queue, sent.id)
+
+
+def failed_tasks_retry(
+    *, ids: list[int] | None = None, queue: str | None = None
+) -> tuple[list[Retried], list[str]]:
+    """Retry the given rows, or all (of ``queue``) oldest first; returns (retried, errors)."""
+    if ids is None:
+        rows = FailedTask.objects.order_by("failed_at", "id")
+        if queue:
+            rows = rows.filter(queue=queue)
+        ids = list(rows.values_list("id", flat=True))
+    retried, errors = [], []
+    for failed_task_id in ids:
+        try:
+            retried.append(failed_task_retry(failed_task_id=failed_task_id))
+        except ApplicationError as exc:
+            errors.append(str(exc))
+    return retried, errors
+
+
+def failed_task_forget(*, failed_task_id: int) -> None:
+    deleted, _ = FailedTask.objects.filter(pk=failed_task_id).delete()
+    if not deleted:
+        raise ApplicationError(f"No failed task with id {failed_task_id}.")
+    log.info("failed_task.forgotten id=%s", failed_task_id)
+
+
+def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
+    """Delete every failed task, or only those older than ``older_than_hours``."""
+    rows = FailedTask.objects.all()
+    if older_than_hours is not None:
+        rows = rows.filter(failed_at__lt=timezone.now() - timedelta(hours=older_than_hours))
+    deleted, _ = rows.delete()
+    log.info("failed_task.flushed count=%s older_than_hours=%s", deleted, older_than_hours)
+    return deleted

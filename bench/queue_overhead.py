@@ -1,0 +1,65 @@
+"""Queue overhead: no-op throughput through the project's Task class against a bare Celery
+Task, on one worker with the default queue's pool and the production worker flags.
+
+Each round stops the worker consuming, publishes a batch, starts consuming and times the
+drain, so publishing is not measured. Rounds alternate between the two task classes.
+"""
+
+import statistics
+import time
+import uuid
+
+from apps.ops.processes import WorkerProcess
+from config import queues
+from config.celery import app
+
+QUEUE = queues.DEFAULT
+
+
+def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[dict]:
+    from bench.tasks import noop_bare, noop_project
+
+    variants = {"bare Celery Task": noop_bare, "Conveyor Task": noop_project}
+    for task in variants.values():  # warm both code paths and the pool
+        _drain(worker, redis_client, task, batch // 10)
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, task in variants.items():
+            rates[name].append(_drain(worker, redis_client, task, batch))
+    bare, ours = (statistics.median(rates[n]) for n in variants)
+    pool = queues.policy(QUEUE).pool
+    setup = (
+        f"{batch} no-op tasks x {rounds} rounds; 1 worker, pool {pool}, prefetch 1, "
+        "acks_late, task events on"
+    )
+    return [
+        {
+            "measure": "queue overhead: bare Celery no-op (tasks/s, median)",
+            "value": round(bare),
+            "setup": setup,
+        },
+        {
+            "measure": "queue overhead: Conveyor Task no-op (tasks/s, median)",
+            "value": round(ours),
+            "setup": setup,
+        },
+        {
+            "measure": "queue overhead: Conveyor / bare throughput (goal >= 0.80)",
+            "value": round(ours / bare, 3),
+            "setup": "ratio of the two medians, same run",
+        },
+    ]
+
+
+def _drain(worker: WorkerProcess, redis_client, task, count: int) -> float:
+    """Tasks per second for ``count`` messages already waiting in the queue."""
+    done_key = f"bench:done:{uuid.uuid4().hex}"
+    app.control.cancel_consumer(QUEUE, destination=[worker.name], reply=True)
+    for _ in range(count - 1):
+        task.apply_async()
+    task.apply_async(kwargs={"done_key": done_key})
+    started = time.perf_counter()
+    app.control.add_consumer(QUEUE, destination=[worker.name], reply=True)
+    if not redis_client.blpop(done_key, timeout=300):
+        raise TimeoutError(f"{count} tasks not drained in 300 s; see {worker.log_path}")
+    return count / (time.perf_counter() - started)

@@ -1,0 +1,68 @@
+"""Celery settings, all derived from the queue table in config/queues.py.
+
+Read by config/celery.py through ``namespace="CELERY"``.
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
+"""
+
+from kombu import Exchange, Queue
+
+from config import queues
+from config.env import env
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": queues.VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 5,
+    "fanout_prefix": True,
+    "fanout_patterns": True,
+}
+# Results are ignored unless a task asks for them (outcomes live in our models).
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
+
+# Routing: one queue per module of tasks/, nothing else exists.
+CELERY_TASK_QUEUES = tuple(
+    Queue(q.name, Exchange(q.name), routing_key=q.name) for q in queues.QUEUES
+)
+CELERY_TASK_ROUTES = {f"tasks.{q.name}.*": {"queue": q.name} for q in queues.QUEUES}
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
+CELERY_TASK_DEFAULT_EXCHANGE = queues.DEFAULT
+CELERY_TASK_DEFAULT_ROUTING_KEY = queues.DEFAULT
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+# Explicit, because autodiscovery only looks inside Django apps.
+CELERY_IMPORTS = tuple(f"tasks.{q.name}" for q in queues.QUEUES)
+
+# JSON only: pickle is remote code execution for anyone who can write to Redis.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_EVENT_SERIALIZER = "json"
+
+# Delivery: ack after the task ran, so a crash redelivers instead of losing; a lost
+# worker child costs one attempt (retry_on_worker_lost) so a task that kills its
+# worker every time ends in FailedTask instead of looping.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker connection lost mid-task means the message will be redelivered: cancel
+# the running copy rather than let both run.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", default=1000)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_KB", default=256_000)
+
+# Task backoff is the queue table's, multiplied by this (a staging or test knob).
+TASK_BACKOFF_SCALE = env.float("TASK_BACKOFF_SCALE", default=1.0)
+
+# Task events feed Flower (which switches them on anyway while it runs). They roughly
+# halve a worker's no-op throughput: `make bench` measures with them on.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

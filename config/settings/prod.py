@@ -1,0 +1,25 @@
+"""Production: PostgreSQL, persistent Redis, secrets from the environment only."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES, env
+
+# No defaults: a missing secret or broker must stop the process at start.
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+CELERY_BROKER_URL = CELERY_RESULT_BACKEND = REDIS_URL = env("REDIS_URL")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise RuntimeError("Production needs DATABASE_URL (PostgreSQL); SQLite is for development.")
+
+# SECURITY
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True

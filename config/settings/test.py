@@ -1,0 +1,22 @@
+"""The test suite: tests/services.py has set REDIS_URL to the suite's own redis-server."""
+
+import os
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CELERY_TASK_ROUTES, DATABASES, VAR_DIR, env
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Worker subprocesses share the test database, so SQLite must be a file, not memory.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+
+# The probe tasks the tests send through real workers; they follow the payments policy.
+CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "tests.probes.*": {"queue": "payments"}}

@@ -1,0 +1,5 @@
+"""Celery tasks, one module per queue: tasks/<queue>.py routes to <queue>.
+
+Tasks are thin adapters: they take ids, import their service inside the body and
+call it. The shared Task class in tasks/base.py applies the queue's policy.
+"""

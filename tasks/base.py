@@ -1,0 +1,191 @@
+"""The shared Task class: every task runs under the policy of the queue it routes to.
+
+From config/queues.py it takes the soft and hard time limits, the attempts and the
+backoff schedule (stretched by up to BACKOFF_JITTER). Only errors marked transient are
+retried; anything else fails at once. A task may narrow its policy by setting
+``time_limit``, ``soft_time_limit``, ``attempts``, ``backoff`` or ``transient_errors``.
+
+A failure that is final lands in ops.FailedTask, whichever process sees it:
+- the pool child, for a permanent error or a transient one on its last attempt;
+- the worker's main process, for the hard time limit (the child is killed; the
+  message is acknowledged, so the task is recorded, not rerun: a task that ran past
+  its hard limit once will likely do so again, holding a pool slot each time);
+- the worker's main process, for a child lost mid-task (SIGKILL, OOM): that costs
+  one attempt and is retried like a transient error (Celery's retry_on_worker_lost),
+  so a task that kills its worker every time ends here instead of looping.
+All three arrive through Celery's task_failure signal, sent only once Celery has
+decided not to retry or requeue.
+"""
+
+import logging
+import random
+import time
+
+from celery import Task as CeleryTask
+from celery.exceptions import (
+    Ignore,
+    Reject,
+    Retry,
+    SoftTimeLimitExceeded,
+    TimeLimitExceeded,
+    WorkerLostError,
+)
+from celery.signals import task_failure
+from celery.worker.request import Request as CeleryRequest
+from django.db import InterfaceError, OperationalError
+
+from apps.common.errors import TransientError
+from config import queues
+
+log = logging.getLogger("conveyor.tasks")
+
+# Raised by Celery itself to retry, drop or requeue: never a failure of ours.
+CONTROL_FLOW = (Retry, Ignore, Reject)
+
+DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    SoftTimeLimitExceeded,  # slow this time; the hard limit is what gives up
+    OperationalError,  # database connection lost, deadlock, serialization failure
+    InterfaceError,
+)
+
+
+class Request(CeleryRequest):
+    """Makes the task's request visible to failure hooks when the hard limit fires."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        self.task.request_stack.push(self._context)
+        try:
+            super().on_timeout(soft, timeout)
+        finally:
+            self.task.request_stack.pop()
+
+
+class Task(CeleryTask):
+    Request = Request
+
+    transient_errors: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT_ERRORS
+    # Filled from the queue table in on_bound unless the task sets them.
+    policy: queues.QueuePolicy | None = None
+    attempts: int | None = None
+    backoff: tuple[int, ...] | None = None
+
+    @classmethod
+    def on_bound(cls, app) -> None:
+        if not cls.name or cls.name.startswith("celery."):
+            return  # Celery's own tasks keep Celery's defaults
+        cls.policy = queues.policy(app.amqp.router.route({}, cls.name)["queue"].name)
+        cls.attempts = cls.attempts or cls.policy.attempts
+        cls.backoff = cls.backoff or cls.policy.backoff
+        cls.max_retries = cls.attempts - 1
+        if cls.time_limit is None:
+            cls.time_limit = cls.policy.hard_limit
+        if cls.soft_time_limit is None:
+            cls.soft_time_limit = cls.policy.soft_limit
+        # Celery waits this long before rerunning a task whose worker child was lost.
+        cls.default_retry_delay = _scaled(cls.backoff[0])
+
+    def retry_countdown(self, retry: int) -> float:
+        """Seconds before retry number ``retry`` (1-based): the schedule plus jitter."""
+        base = _scaled(queues.backoff_delay(self.backoff, retry))
+        return base * (1 + random.uniform(0, queues.BACKOFF_JITTER))  # noqa: S311
+
+    def __call__(self, *args, **kwargs):
+        # The worker calls this with the request already pushed; calling run() directly
+        # (not super().__call__) keeps that request, as Celery's docs advise.
+        request = self.request
+        attempt = request.retries + 1
+        fields = (
+            f"id={request.id} name={self.name} queue={queue_of(self)} "
+            f"attempt={attempt}/{self.attempts}"
+        )
+        log.info("task.start %s", fields)
+        started = time.monotonic()
+        try:
+            result = self.run(*args, **kwargs)
+        except CONTROL_FLOW:
+            raise
+        except self.transient_errors as exc:
+            took = _ms_since(started)
+            if attempt < self.attempts:
+                countdown = self.retry_countdown(attempt)
+                log.warning(
+                    "task.retry %s duration_ms=%.1f countdown=%.2f error=%s",
+                    fields,
+                    took,
+                    countdown,
+                    _describe(exc),
+                )
+                raise self.retry(exc=exc, countdown=countdown) from exc
+            log.error(
+                "task.failed %s duration_ms=%.1f reason=exhausted error=%s",
+                fields,
+                took,
+                _describe(exc),
+            )
+            raise
+        except Exception as exc:
+            log.error(
+                "task.failed %s duration_ms=%.1f reason=error error=%s",
+                fields,
+                _ms_since(started),
+                _describe(exc),
+            )
+            raise
+        log.info("task.finish %s duration_ms=%.1f", fields, _ms_since(started))
+        return result
+
+    def failure_reason(self, exc: BaseException) -> str:
+        from apps.ops.models import FailedTask
+
+        if isinstance(exc, TimeLimitExceeded):
+            return FailedTask.Reason.TIME_LIMIT
+        if isinstance(exc, WorkerLostError):
+            return FailedTask.Reason.WORKER_LOST
+        if isinstance(exc, self.transient_errors):
+            return FailedTask.Reason.EXHAUSTED
+        return FailedTask.Reason.ERROR
+
+
+@task_failure.connect
+def record_final_failure(
+    sender=None, task_id=None, exception=None, args=None, kwargs=None, einfo=None, **_
+) -> None:
+    """Write a task that failed for good to ops.FailedTask (see the module docstring)."""
+    if not isinstance(sender, Task) or sender.policy is None:
+        return
+    from apps.ops.services import failed_task_record
+
+    request = sender.request
+    failed_task_record(
+        task_id=task_id,
+        task_name=sender.name,
+        queue=queue_of(sender),
+        args=list(args or ()),
+        kwargs=dict(kwargs or {}),
+        exception=exception,
+        traceback=einfo.traceback if einfo is not None else "",
+        attempts=request.retries + 1,
+        reason=sender.failure_reason(exception),
+        hostname=request.hostname or "",
+    )
+
+
+def queue_of(task: Task) -> str:
+    """The queue the current message came from, else the one the task routes to."""
+    delivery = task.request.delivery_info or {}
+    return delivery.get("routing_key") or task.policy.name
+
+
+def _scaled(seconds: float) -> float:
+    from django.conf import settings
+
+    return seconds * settings.TASK_BACKOFF_SCALE
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,1 @@
+"""The commissions queue: disbursement. Pool and policy: config/queues.py."""

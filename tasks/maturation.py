@@ -1,0 +1,1 @@
+"""The maturation queue: maturation and heavy batches. Pool and policy: config/queues.py."""

@@ -1,0 +1,1 @@
+"""The provisioning queue: routers and RADIUS. Pool and policy: config/queues.py."""

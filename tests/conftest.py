@@ -1,0 +1,50 @@
+import os
+import uuid
+
+import pytest
+import redis
+
+from config import queues
+from config.celery import app
+from tests.factories import MemberFactory
+from tests.workers import ProbeWorker
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+
+
+@pytest.fixture
+def key() -> str:
+    """A fresh namespace for what a probe task reports."""
+    return f"probe:{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def empty_queues():
+    """Every queue of the table empty before and after the test."""
+    _purge()
+    yield
+    _purge()
+
+
+def _purge() -> None:
+    with app.connection_for_write() as conn:
+        for name in queues.NAMES:
+            conn.default_channel.queue_purge(name)
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real prefork worker (one child) consuming every queue, for one test module."""
+    process = ProbeWorker(tmp_path_factory.mktemp("worker")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A test client logged in as a superuser."""
+    client.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    return client

@@ -1,0 +1,31 @@
+import uuid
+
+import factory
+from django.utils import timezone
+
+from apps.accounts.models import Member
+from apps.ops.models import FailedTask
+
+
+class FailedTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FailedTask
+
+    task_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    task_name = "tests.probes.record"
+    queue = "payments"
+    args = factory.LazyFunction(lambda: ["probe:x"])
+    kwargs = factory.LazyFunction(dict)
+    exception_type = "builtins.ValueError"
+    exception_message = "boom"
+    traceback = "Traceback (most recent call last):\nValueError: boom"
+    attempts = 1
+    reason = FailedTask.Reason.ERROR
+    failed_at = factory.LazyFunction(timezone.now)
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    phone = factory.Sequence(lambda n: f"2547{n:08d}")

@@ -1,0 +1,80 @@
+"""Tasks the tests send through real workers (-I tests.probes). They run under the
+project's Task class and, by config/settings/test.py, route to the payments queue.
+
+Each reports what happened to it in Redis under a key the test chose.
+"""
+
+import json
+import os
+import signal
+import time
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+
+from apps.common.errors import TransientError
+from config.celery import app
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@app.task(bind=True)
+def record(self, key: str) -> None:
+    """Appends which queue and worker ran it."""
+    _redis().rpush(
+        key,
+        json.dumps(
+            {
+                "queue": self.request.delivery_info.get("routing_key"),
+                "hostname": self.request.hostname,
+            }
+        ),
+    )
+
+
+@app.task(bind=True)
+def fail(self, key: str, transient: bool = True) -> None:
+    """Fails until ``key:heal`` exists; appends the time of every attempt."""
+    r = _redis()
+    r.rpush(f"{key}:attempts", time.time())
+    if r.exists(f"{key}:heal"):
+        r.rpush(f"{key}:done", self.request.delivery_info.get("routing_key"))
+        return
+    raise (TransientError if transient else ValueError)(f"probe {key} fails")
+
+
+@app.task
+def block(key: str) -> None:
+    """Counts its starts, publishes its pid, and completes only once ``key:release`` exists."""
+    r = _redis()
+    r.incr(f"{key}:started")
+    r.set(f"{key}:pid", os.getpid())
+    deadline = time.monotonic() + 60
+    while not r.exists(f"{key}:release"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("never released")
+        time.sleep(0.05)
+    r.incr(f"{key}:completed")
+
+
+@app.task(time_limit=2, soft_time_limit=1)
+def overrun(key: str) -> None:
+    """Ignores its soft limit and would run 30 s: only the hard limit stops it."""
+    r = _redis()
+    r.incr(f"{key}:started")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.1)
+        except SoftTimeLimitExceeded:
+            r.incr(f"{key}:soft")
+    r.incr(f"{key}:completed")
+
+
+@app.task
+def crash(key: str) -> None:
+    """Kills its own worker child every time it runs."""
+    _redis().incr(f"{key}:started")
+    os.kill(os.getpid(), signal.SIGKILL)

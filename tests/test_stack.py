@@ -1,0 +1,139 @@
+"""`make up` end to end: manage.py up on a machine where nothing answers at REDIS_URL.
+
+Every program reaches RUNNING under supervisord, /healthz answers 200, a ping sent to
+each queue is run by that queue's pool, Flower wants its login and lists the five pools,
+and SIGINT (Ctrl-C) stops every process it started.
+"""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from apps.ops.processes import free_port, wait_for
+from config import queues
+from config.env import BASE_DIR
+
+PROGRAMS = {"redis", "web", "beat", "flower", *(f"workers:worker-{n}" for n in queues.NAMES)}
+
+
+@pytest.fixture
+def stack(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "FLOWER_BASIC_AUTH", "REDIS_URL"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.dev",
+        DJANGO_READ_DOT_ENV_FILE="false",
+        VAR_DIR=str(tmp_path / "var"),
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        WEB_PORT=str(free_port()),
+        FLOWER_PORT=str(free_port()),
+    )
+    log = (tmp_path / "up.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process.env, process.log_path = env, tmp_path / "up.log"
+    yield process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+    log.close()
+
+
+def status(env) -> dict[str, str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor.supervisorctl",
+            "-c",
+            str(BASE_DIR / "supervisor" / "supervisord.conf"),
+            "status",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return dict(line.split()[:2] for line in result.stdout.splitlines() if line.strip())
+
+
+def http(url: str, auth: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
+    env = stack.env
+    running = wait_for(
+        lambda: (s := status(env)) and {k for k, v in s.items() if v == "RUNNING"} >= PROGRAMS,
+        timeout=180,
+        interval=1,
+        what="every program to be RUNNING",
+    )
+    assert running
+
+    web = f"http://127.0.0.1:{env['WEB_PORT']}"
+    code, body = http(f"{web}/healthz")
+    assert code == 200 and json.loads(body)["status"] == "ok"
+
+    ping = subprocess.run(
+        [sys.executable, "manage.py", "queue_ping", "--json", "--timeout", "30"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    for row in json.loads(ping.stdout):
+        assert row["worker"].startswith(f"{row['queue']}@"), row
+
+    flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
+    assert http(f"{flower}/")[0] == 401
+    credentials = (Path(env["VAR_DIR"]) / "flower-dev-credentials").read_text().strip()
+    assert credentials in stack.log_path.read_text()  # printed for the developer
+    assert http(f"{flower}/", auth="admin:wrong")[0] == 401
+
+    def flower_pools():
+        code, body = http(f"{flower}/api/workers?refresh=1", auth=credentials)
+        return code == 200 and {name.split("@")[0] for name in json.loads(body)}
+
+    assert wait_for(
+        lambda: flower_pools() == set(queues.NAMES),
+        timeout=60,
+        interval=1,
+        what="Flower to list the five pools",
+    )
+
+    started = psutil.Process(stack.pid).children(recursive=True)
+    assert len(started) >= len(PROGRAMS)
+    stack.send_signal(signal.SIGINT)
+    assert stack.wait(timeout=120) == 0
+    survivors = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == []
