@@ -47,7 +47,7 @@ def main() -> None:
     )
     try:
         worker.start()
-        client = redis.Redis.from_url(server.url)
+        client = redis.Redis.from_url(server.url, socket_timeout=None)  # BLPOP waits long
         rows = queue_overhead.run(worker, client, args.batch, args.rounds)
     finally:
         worker.stop()

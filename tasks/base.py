@@ -154,7 +154,12 @@ def record_final_failure(
     """Write a task that failed for good to ops.FailedTask (see the module docstring)."""
     if not isinstance(sender, Task) or sender.policy is None:
         return
+    from django.db import close_old_connections
+
     from apps.ops.services import failed_task_record
+
+    # The worker's main process holds its connection between rare failures; drop it if stale.
+    close_old_connections()
 
     request = sender.request
     failed_task_record(

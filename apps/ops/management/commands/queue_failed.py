@@ -1,4 +1,5 @@
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from apps.ops.management.output import OpsCommand, queue_name
 from apps.ops.selectors import failed_task_list
@@ -36,7 +37,7 @@ class Command(OpsCommand):
             {
                 "id": row.pk,
                 "task_id": row.task_id,
-                "failed_at": row.failed_at.isoformat(timespec="seconds"),
+                "failed_at": timezone.localtime(row.failed_at).isoformat(timespec="seconds"),
                 "queue": row.queue,
                 "task_name": row.task_name,
                 "args": row.args,
