@@ -135,6 +135,10 @@ class Task(CeleryTask):
         log.info("task.finish %s duration_ms=%.1f", fields, _ms_since(started))
         return result
 
+    def final_failure(self, exc: BaseException, args: tuple, kwargs: dict) -> None:
+        """Called once a failure is final and recorded; a task passes ``final_failure=`` to
+        mark its domain row (HackSoft's ``on_failure`` service). Runs in the worker."""
+
     def failure_reason(self, exc: BaseException) -> str:
         from apps.ops.models import FailedTask
 
@@ -162,7 +166,7 @@ def record_final_failure(
     close_old_connections()
 
     request = sender.request
-    failed_task_record(
+    _, first = failed_task_record(
         task_id=task_id,
         task_name=sender.name,
         queue=queue_of(sender),
@@ -174,6 +178,8 @@ def record_final_failure(
         reason=sender.failure_reason(exception),
         hostname=request.hostname or "",
     )
+    if first:
+        sender.final_failure(exception, tuple(args or ()), dict(kwargs or {}))
 
 
 def queue_of(task: Task) -> str:

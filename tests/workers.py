@@ -25,19 +25,23 @@ def database_url() -> str:
 class ProbeWorker(WorkerProcess):
     """A worker that also runs tests.probes, with the test settings and database."""
 
-    def __init__(self, log_dir: Path, queue_names=queues.NAMES):
+    def __init__(
+        self, log_dir: Path, queue_names=queues.NAMES, concurrency: int = 1, env: dict | None = None
+    ):
         name = f"test-{uuid.uuid4().hex[:8]}@conveyor"
+        settings_env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url(),
+            "TASK_BACKOFF_SCALE": str(BACKOFF_SCALE),
+            "DJANGO_READ_DOT_ENV_FILE": "false",
+        }
         super().__init__(
             name,
             list(queue_names),
             log_dir / f"{name}.log",
             include="tests.probes",
-            env={
-                "DJANGO_SETTINGS_MODULE": "config.settings.test",
-                "DATABASE_URL": database_url(),
-                "TASK_BACKOFF_SCALE": str(BACKOFF_SCALE),
-                "DJANGO_READ_DOT_ENV_FILE": "false",
-            },
+            concurrency=concurrency,
+            env={**settings_env, **(env or {})},
         )
 
     def children(self) -> list[int]:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from apps.common.errors import ApplicationError
-from apps.ops.models import FailedTask
+from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.services import failed_task_forget, failed_task_retry, failed_tasks_drain_spool
 
 
@@ -59,3 +59,28 @@ class FailedTaskAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         self.message_user(request, f"{count} failed task(s) {done}.", messages.SUCCESS)
+
+
+@admin.register(AdminEvent)
+class AdminEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "type", "summary")
+    list_filter = ("type",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("type", "payload", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="summary")
+    def summary(self, obj):
+        payment = obj.payload.get("payment", {})
+        parts = [
+            payment.get("id"),
+            payment.get("amount"),
+            payment.get("phone_number"),
+            obj.payload.get("error"),
+        ]
+        return " · ".join(str(p) for p in parts if p)

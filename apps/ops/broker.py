@@ -8,25 +8,12 @@ right, so the oldest message is the rightmost one.
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
 
-import redis
-from django.conf import settings
-from kombu.exceptions import OperationalError
-
+from apps.common.redis import REDIS_ERRORS as BROKER_ERRORS
+from apps.common.redis import client
 from config.celery import PUBLISHED_AT, app
 
-BROKER_ERRORS = (redis.RedisError, OSError, OperationalError)
-
-
-@cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
-def client() -> redis.Redis:
-    """A Redis client for the broker (cached per URL)."""
-    return _client(settings.CELERY_BROKER_URL)
+__all__ = ["BROKER_ERRORS", "Backlog", "backlogs", "client", "consumers", "ping"]
 
 
 @dataclass(frozen=True)

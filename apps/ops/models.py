@@ -34,3 +34,34 @@ class FailedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"
+
+
+class AdminEvent(models.Model):
+    """Something staff should see: stored here and pushed live on the Redis channel
+    ``admin-notifications`` (see apps.ops.services.admin_event_emit)."""
+
+    class Type(models.TextChoices):
+        PAYMENT_PROCESSED = "payment_processed", "PaymentProcessed"
+        PAYMENT_FAILED = "payment_failed", "PaymentFailed"
+        USER_PROVISIONED = "user_provisioned", "UserProvisioned"
+        PROVISIONING_FAILED = "provisioning_failed", "ProvisioningFailed"
+        QUEUE_BUSY = "queue_busy", "QueueBusy"
+
+    type = models.CharField(max_length=32, choices=Type.choices, db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def message(self) -> dict:
+        """The event as broadcast: the seed's shape, type and timestamp included."""
+        return {
+            "id": self.pk,
+            "type": self.type,
+            **self.payload,
+            "timestamp": self.created_at.isoformat(),
+        }

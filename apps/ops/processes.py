@@ -181,3 +181,43 @@ class WorkerProcess:
 
     def stop(self) -> None:
         _stop(self.process, timeout=30)
+
+
+class ServerProcess:
+    """A Python server module run as ``python -m <module> --port N ...``, up once it listens."""
+
+    def __init__(
+        self,
+        module: str,
+        log_path: Path,
+        *args: str,
+        port: int | None = None,
+        env: dict | None = None,
+    ):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [sys.executable, "-m", module, "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "ServerProcess":
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+        def listening() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited; see {self.log_path}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, timeout=20, interval=0.05, what=f"{self.command[2]} to listen")
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=10)

@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.common.errors import ApplicationError
 from apps.ops import broker
-from apps.ops.models import FailedTask
+from apps.ops.models import AdminEvent, FailedTask
 from config import queues
 from config.celery import app
 
@@ -19,6 +19,25 @@ log = logging.getLogger("conveyor.ops")
 
 # Where a failure waits when the database cannot take it (it is moved in later).
 SPOOL_KEY = "ops:failed-tasks:spool"
+# Staff pages subscribe here for live events.
+ADMIN_CHANNEL = "admin-notifications"
+
+
+def admin_event_emit(*, type: str, payload: dict) -> AdminEvent:
+    """Store an event for staff and, once the transaction commits, publish it live.
+
+    The row is the record; the publish is best effort (a page that missed it reloads).
+    """
+    event = AdminEvent.objects.create(type=type, payload=payload)
+    transaction.on_commit(lambda: _publish(event))
+    return event
+
+
+def _publish(event: AdminEvent) -> None:
+    try:
+        broker.client().publish(ADMIN_CHANNEL, json.dumps(event.message(), default=str))
+    except broker.BROKER_ERRORS:
+        log.warning("admin_event.unpublished id=%s type=%s", event.pk, event.type, exc_info=True)
 
 
 def failed_task_record(
@@ -33,8 +52,11 @@ def failed_task_record(
     attempts: int,
     reason: str,
     hostname: str = "",
-) -> FailedTask | None:
-    """Record a final failure once per task id; spool it in Redis if the database is down."""
+) -> tuple[FailedTask | None, bool]:
+    """Record a final failure once per task id; spool it in Redis if the database is down.
+
+    Returns the row (None when spooled) and whether this call is the first to report it.
+    """
     fields = {
         "task_name": task_name,
         "queue": queue,
@@ -63,7 +85,7 @@ def failed_task_record(
             broker.client().rpush(SPOOL_KEY, payload)
         except broker.BROKER_ERRORS:
             log.critical("failed_task.lost payload=%s", payload, exc_info=True)
-        return None
+        return None, True
     if created:  # a failure can be reported by more than one hook; the first one counts
         log.error(
             "failed_task.recorded id=%s name=%s queue=%s reason=%s attempts=%s error=%s: %s",
@@ -76,7 +98,7 @@ def failed_task_record(
             exception,
         )
     failed_tasks_drain_spool()
-    return row
+    return row, created
 
 
 def failed_tasks_drain_spool() -> int:
@@ -168,3 +190,27 @@ def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
     deleted, _ = rows.delete()
     log.info("failed_task.flushed count=%s older_than_hours=%s", deleted, older_than_hours)
     return deleted
+
+
+# Every beat schedule: name -> (task, every N seconds). The expiry equals the interval, so
+# a backlog does not run one job many times (django-celery-beat's expire_seconds).
+SCHEDULES = {
+    "payments: reconcile": ("tasks.payments.reconcile_payments", 60),
+}
+
+
+def schedules_seed() -> list[str]:
+    """Create the schedules that are missing; never overwrite what staff edited in admin."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    created = []
+    for name, (task, seconds) in SCHEDULES.items():
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=seconds, period=IntervalSchedule.SECONDS
+        )
+        _, is_new = PeriodicTask.objects.get_or_create(
+            name=name, defaults={"task": task, "interval": every, "expire_seconds": seconds}
+        )
+        if is_new:
+            created.append(name)
+    return created

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.accounts",
     "apps.ops",
+    "apps.payments",
+    "apps.provisioning",
 ]
 
 # AUTHENTICATION
@@ -120,5 +122,18 @@ LOGGING = {
 # Your stuff...
 # ------------------------------------------------------------------------------
 from config.settings.celery import *  # noqa: E402, F403
+from config.settings.celery import REDIS_URL  # noqa: E402
+from config.settings.payments import *  # noqa: E402, F403
 
 CELERY_TIMEZONE = TIME_ZONE
+
+# CACHES
+# ------------------------------------------------------------------------------
+# Shared by every process: the Daraja token is fetched once, not once per worker.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+    }
+}

@@ -14,3 +14,15 @@ STORAGES = {
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file and runtime files live here
+
+# The Daraja simulator (simulators/daraja.py), which `make up` starts when nothing answers
+# at DARAJA_BASE_URL, with these same credentials.
+DARAJA_BASE_URL = env("DARAJA_BASE_URL", default="http://127.0.0.1:8100")
+DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="dev-key")
+DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="dev-secret")
+DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="dev-hooks")
+DARAJA_CALLBACK_BASE_URL = env(
+    "DARAJA_CALLBACK_BASE_URL", default=f"http://127.0.0.1:{env('WEB_PORT', default='8000')}"
+)
+# Development buys from this machine: no per-address limit for it.
+PURCHASE_RATE_EXEMPT_IPS = env.list("PURCHASE_RATE_EXEMPT_IPS", default=["127.0.0.1"])

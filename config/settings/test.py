@@ -20,3 +20,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # The probe tasks the tests send through real workers; they follow the payments policy.
 CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "tests.probes.*": {"queue": "payments"}}
+
+# Daraja: the tests that need it start simulators/daraja.py and pass its address to the
+# workers through DARAJA_BASE_URL; the credentials below are the simulator's too.
+DARAJA_BASE_URL = env("DARAJA_BASE_URL", default="http://127.0.0.1:9")
+DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="test-key")
+DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="test-secret")
+DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="test-hooks")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyor")

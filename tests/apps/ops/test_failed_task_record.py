@@ -38,9 +38,10 @@ def spool(redis_client):
 
 
 def test_a_failure_reported_twice_is_recorded_once(spool):
-    first = record()
-    second = record(exception=RuntimeError("reported again by another hook"))
+    first, created = record()
+    second, again = record(exception=RuntimeError("reported again by another hook"))
     assert first.pk == second.pk
+    assert (created, again) == (True, False)
     row = FailedTask.objects.get()
     assert row.exception_type == "builtins.ValueError"
     assert row.exception_message == "bad amount"
@@ -49,7 +50,7 @@ def test_a_failure_reported_twice_is_recorded_once(spool):
 
 def test_a_failure_is_spooled_while_the_database_is_down_and_moved_in_later(redis_client, spool):
     with connection.execute_wrapper(refuse_failed_task_writes):
-        assert record("t-down") is None
+        assert record("t-down") == (None, True)
     assert not FailedTask.objects.exists()
     assert redis_client.llen(SPOOL_KEY) == 1
 

@@ -52,10 +52,13 @@ class Command(BaseCommand):
             host = environ["WEB_HOST" if name == "WEB" else "FLOWER_ADDRESS"]
             _require_free(host, int(environ[f"{name}_PORT"]), f"{name}_PORT")
         redis_note = self._redis(environ)
+        daraja_note = self._daraja(environ)
         environ["FLOWER_BASIC_AUTH"], flower_note = _flower_credentials()
 
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=1)
+        call_command("setup_schedules")
+        call_command("seed_demo")
         connections.close_all()
 
         web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
@@ -65,6 +68,7 @@ class Command(BaseCommand):
             f"  web      {web}/   health {web}/healthz   admin {web}/admin/\n"
             f"  flower   {flower}/   {flower_note}\n"
             f"  redis    {redis_note}\n"
+            f"  daraja   {daraja_note}\n"
             f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             f" {settings.DATABASES['default']['NAME']}\n"
             f"  logs     {VAR_DIR / 'log'}/<program>.log\n"
@@ -76,23 +80,57 @@ class Command(BaseCommand):
 
     def _redis(self, environ: dict) -> str:
         """Use the Redis at REDIS_URL, or arrange a private one on its host and port."""
-        extra = VAR_DIR / "supervisor.d" / "redis.conf"
         url = settings.REDIS_URL
         if answers(url):
-            extra.unlink(missing_ok=True)
+            _optional("redis", False)
             return f"{url} (answering)"
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 6379
-        if host not in LOOPBACK:
-            raise CommandError(f"Nothing answers at REDIS_URL={url}; start it, or unset REDIS_URL.")
-        _require_free(host, port, "REDIS_URL")
+        host, port = _local_address(url, 6379, "REDIS_URL")
         environ.update(
             REDIS_SERVER_BIN=redis_server_binary(), REDIS_HOST=host, REDIS_PORT=str(port)
         )
-        shutil.copyfile(SUPERVISOR_DIR / "optional" / "redis.conf", extra)
+        _optional("redis", True)
         return (
             f"{url} (private redis-server {environ['REDIS_SERVER_BIN']}, data in {VAR_DIR}/redis)"
         )
+
+    def _daraja(self, environ: dict) -> str:
+        """Daraja itself, or the simulator when DARAJA_BASE_URL is a free local address."""
+        url = settings.DARAJA_BASE_URL
+        if (urlsplit(url).hostname or "") not in LOOPBACK or _listening(url):
+            _optional("daraja-sim", False)
+            return url
+        host, port = _local_address(url, 80, "DARAJA_BASE_URL")
+        environ.update(DARAJA_SIM_HOST=host, DARAJA_SIM_PORT=str(port))
+        _optional("daraja-sim", True)
+        return f"{url} (the Daraja simulator; knobs: POST {url}/simulator/config)"
+
+
+def _optional(program: str, wanted: bool) -> None:
+    """Include supervisor/optional/<program>.conf in this machine's stack, or not."""
+    extra = VAR_DIR / "supervisor.d" / f"{program}.conf"
+    if wanted:
+        shutil.copyfile(SUPERVISOR_DIR / "optional" / f"{program}.conf", extra)
+    else:
+        extra.unlink(missing_ok=True)
+
+
+def _local_address(url: str, default_port: int, variable: str) -> tuple[str, int]:
+    """Host and port of ``url`` for a private server: loopback only, and free."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    if host not in LOOPBACK:
+        raise CommandError(f"Nothing answers at {variable}={url}; start it, or unset {variable}.")
+    _require_free(host, port, variable)
+    return host, port
+
+
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _flower_credentials() -> tuple[str, str]:

@@ -1,0 +1,36 @@
+"""Reads of the payments domain."""
+
+import uuid
+
+from django.db.models import QuerySet
+
+from apps.payments.models import Package, Payment
+
+
+def package_list_on_sale() -> QuerySet[Package]:
+    return Package.objects.filter(is_active=True)
+
+
+def payment_get(*, payment_id: uuid.UUID) -> Payment | None:
+    return Payment.objects.select_related("package").filter(pk=payment_id).first()
+
+
+def payment_state(payment: Payment) -> dict:
+    """What the captive portal sees of a payment while it polls."""
+
+    def stamp(value):
+        return value.isoformat() if value else None
+
+    return {
+        "payment_id": str(payment.pk),
+        "status": payment.status,
+        "reference": payment.reference,
+        "package": payment.package.code,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "receipt": payment.mpesa_receipt,
+        "reason": payment.result_desc if payment.status in ("failed", "cancelled") else None,
+        "created_at": stamp(payment.created_at),
+        "paid_at": stamp(payment.paid_at),
+        "fulfilled_at": stamp(payment.fulfilled_at),
+    }

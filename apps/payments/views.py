@@ -1,0 +1,266 @@
+"""The payments API for the captive portal, and the Daraja and Stripe hooks.
+
+Views parse and check the request, call one service and answer; they hold no business
+logic. Every refusal is a 4xx with a JSON reason, logged; nothing is enqueued for it.
+"""
+
+import hmac
+import json
+import logging
+import uuid
+
+import stripe
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.phone import normalize_phone
+from apps.common.errors import ApplicationError
+from apps.common.http import (
+    BadRequest,
+    client_ip,
+    error_response,
+    ip_allowed,
+    read_body,
+    read_json_object,
+)
+from apps.common.ratelimit import Rate, hit
+from apps.payments import selectors, services
+from apps.payments.callbacks import parse_c2b, parse_stk_callback
+from apps.payments.models import Payment
+
+log = logging.getLogger("conveyor.payments.http")
+
+
+def json_view(view):
+    """Turn a BadRequest raised by ``view`` into its JSON 4xx answer, logged."""
+
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as error:
+            log.warning(
+                "http.refused path=%s ip=%s status=%s code=%s reason=%s",
+                request.path,
+                client_ip(request),
+                error.status,
+                error.code,
+                error.message,
+            )
+            return error_response(error)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+# --- the captive portal's API ----------------------------------------------------------
+
+
+@require_GET
+def packages(request):
+    """The packages on sale."""
+    return JsonResponse(
+        {
+            "packages": [
+                {
+                    "code": p.code,
+                    "name": p.name,
+                    "price": str(p.price),
+                    "currency": "KES",
+                    "duration": int(p.duration.total_seconds()),
+                    "rate_limit": p.rate_limit,
+                    "data_cap_bytes": p.data_cap_bytes,
+                }
+                for p in selectors.package_list_on_sale()
+            ]
+        }
+    )
+
+
+@csrf_exempt
+@require_POST
+@json_view
+def purchases(request):
+    """Buy a package: 202 with the payment id; the STK prompt follows on the phone."""
+    ip = client_ip(request)
+    if ip not in settings.PURCHASE_RATE_EXEMPT_IPS:
+        _limit("address", ip, settings.PURCHASE_RATE_PER_IP)
+    _, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
+    phone, code = data.get("phone"), data.get("package")
+    method = data.get("method", Payment.Method.STK)
+    if not isinstance(phone, str):
+        raise BadRequest(
+            "phone must be a text such as 0712345678.", field="phone", code="invalid_phone"
+        )
+    if not isinstance(code, str) or not code:
+        raise BadRequest(
+            "package must be the code of a package.", field="package", code="invalid_package"
+        )
+    if method not in Payment.Method.values:
+        raise BadRequest(
+            f"method must be one of {', '.join(Payment.Method.values)}.",
+            field="method",
+            code="invalid_method",
+        )
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError as exc:
+        raise BadRequest(exc.messages[0], field="phone", code="invalid_phone") from None
+    _limit("phone number", phone, settings.PURCHASE_RATE_PER_PHONE)
+    try:
+        payment = services.purchase_create(phone=phone, package_code=code, method=method)
+    except ApplicationError as exc:
+        raise BadRequest(str(exc), field="package", code="unknown_package") from None
+    body = {
+        "payment_id": str(payment.pk),
+        "status": payment.status,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "reference": payment.reference,
+    }
+    if method == Payment.Method.PAYBILL:
+        body["paybill"] = {
+            "business_number": settings.DARAJA_SHORTCODE,
+            "account_number": payment.reference,
+        }
+    return JsonResponse(body, status=202)
+
+
+def _limit(scope: str, key: str, rate_text: str) -> None:
+    retry_after = hit(f"purchase:{scope}", key, Rate.parse(rate_text))
+    if retry_after:
+        raise BadRequest(
+            f"Too many purchases from this {scope}; try again in {retry_after} s.",
+            status=429,
+            code="rate_limited",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+@require_GET
+@json_view
+def payment_detail(request, payment_id):
+    """A payment's state, for the portal to poll."""
+    try:
+        key = uuid.UUID(str(payment_id))
+    except ValueError:
+        raise BadRequest("No such payment.", status=404, code="not_found") from None
+    payment = selectors.payment_get(payment_id=key)
+    if payment is None:
+        raise BadRequest("No such payment.", status=404, code="not_found")
+    return JsonResponse(selectors.payment_state(payment))
+
+
+# --- Daraja ----------------------------------------------------------------------------
+
+
+def _daraja_guard(request, token: str) -> None:
+    """The secret path segment (constant-time) and, if configured, the source address."""
+    expected = settings.DARAJA_CALLBACK_TOKEN
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise BadRequest("Unknown callback address.", status=403, code="forbidden")
+    if not ip_allowed(client_ip(request), settings.DARAJA_ALLOWED_IPS):
+        raise BadRequest("This address may not call the hooks.", status=403, code="forbidden")
+
+
+def _daraja_view(reject_code):
+    """Daraja hooks answer a refusal in Daraja's shape, with a 4xx status."""
+
+    def decorate(view):
+        def wrapped(request, token, **path):
+            try:
+                _daraja_guard(request, token)
+                raw, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
+                return view(request, raw.decode("utf-8", errors="replace"), data, **path)
+            except BadRequest as error:
+                log.warning(
+                    "daraja.refused path=%s ip=%s status=%s reason=%s",
+                    request.path.replace(token, "<token>"),
+                    client_ip(request),
+                    error.status,
+                    error.message,
+                )
+                return JsonResponse(
+                    {"ResultCode": reject_code, "ResultDesc": f"Rejected: {error.message}"},
+                    status=error.status,
+                )
+
+        wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
+        return csrf_exempt(require_POST(wrapped))
+
+    return decorate
+
+
+@_daraja_view(reject_code=1)
+def stk_callback(request, raw: str, data: dict, reference: str | None = None):
+    """Daraja's answer to an STK push; our pushes name their payment's reference in the path."""
+    outcome = services.payment_record_stk_callback(
+        callback=parse_stk_callback(data), raw=raw, reference=reference
+    )
+    if outcome.rejected:
+        raise BadRequest(outcome.reason, code="rejected")
+    return JsonResponse({"ResultCode": 0, "ResultDesc": "Accepted"})
+
+
+@_daraja_view(reject_code="C2B00016")
+def c2b_validate(request, raw: str, data: dict):
+    """Daraja asks whether to accept a paybill payment (only with External Validation on)."""
+    code, desc = services.payment_validate_c2b(notice=parse_c2b(data))
+    return JsonResponse({"ResultCode": code, "ResultDesc": desc})
+
+
+@_daraja_view(reject_code="C2B00016")
+def c2b_confirm(request, raw: str, data: dict):
+    """Daraja reports a paybill payment that has happened."""
+    outcome = services.payment_record_c2b(notice=parse_c2b(data), raw=raw)
+    if outcome.rejected:
+        raise BadRequest(outcome.reason, code="rejected")
+    return JsonResponse({"ResultCode": 0, "ResultDesc": "Success"})
+
+
+# --- Stripe ----------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+@json_view
+def stripe_webhook(request):
+    """Stripe events, verified by signature and handled once per event id."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise BadRequest("Stripe is not configured here.", status=404, code="not_configured")
+    # Checkout sessions run to several kilobytes: a larger bound than Daraja's.
+    raw = read_body(request, settings.REQUEST_MAX_BYTES * 4)
+    try:
+        # Only the signature: the body is parsed here, as construct_event crashes on a
+        # signed body that is JSON but not an object.
+        stripe.WebhookSignature.verify_header(
+            raw.decode("utf-8", errors="replace"),
+            request.headers.get("Stripe-Signature", ""),
+            settings.STRIPE_WEBHOOK_SECRET,
+            settings.STRIPE_WEBHOOK_TOLERANCE,
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise BadRequest(
+            f"Signature check failed: {exc.user_message or exc}", code="bad_signature"
+        ) from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadRequest("The body is not JSON.", code="malformed_json") from None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("id"), str)
+        and 0 < len(data["id"]) <= 255
+        and isinstance(data.get("type"), str)
+        and len(data["type"]) <= 100
+        and isinstance(data.get("data"), dict)
+        and isinstance(data["data"].get("object"), dict)
+    ):
+        raise BadRequest("The event needs an id, a type and a data.object.", code="invalid_event")
+    outcome = services.payment_record_stripe_event(
+        event=data, raw=raw.decode("utf-8", errors="replace")
+    )
+    return JsonResponse({"received": True, "result": outcome.result})

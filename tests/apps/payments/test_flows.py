@@ -1,0 +1,261 @@
+"""Payments end to end over sockets: the web tier (live server), a real payments worker
+pool, Redis, and the Daraja simulator calling back over HTTP."""
+
+import base64
+import json
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import psutil
+import pytest
+import redis
+import requests
+from django.conf import settings
+
+from apps.ops.models import AdminEvent
+from apps.ops.processes import ServerProcess, wait_for
+from apps.payments.models import Package, Payment, StkRequest, Suspense
+from tasks.payments import reconcile_payments
+from tests.workers import ProbeWorker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FINAL = {"fulfilled", "failed", "cancelled"}
+RECONCILE = {
+    "RECONCILE_QUERY_AFTER": "2",
+    "RECONCILE_NUDGE_AFTER": "2",
+    "RECONCILE_PUSH_AFTER": "3",
+    "PAYMENT_EXPIRE_AFTER": "300",
+}
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory):
+    sim = ServerProcess(
+        "simulators.daraja",
+        tmp_path_factory.mktemp("sim") / "daraja.log",
+        "--key",
+        settings.DARAJA_CONSUMER_KEY,
+        "--secret",
+        settings.DARAJA_CONSUMER_SECRET,
+        "--delay",
+        "0.2",
+        "--seed",
+        "7",
+    ).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def knobs(simulator):
+    """Set simulator knobs for one test; all of them go back afterwards."""
+    saved = requests.get(f"{simulator.url}/simulator/state", timeout=5).json()["knobs"]
+
+    def configure(**changes):
+        response = requests.post(f"{simulator.url}/simulator/config", json=changes, timeout=5)
+        assert response.status_code == 200, response.text
+
+    yield configure
+    configure(**saved)
+
+
+def worker_env(simulator, live_server) -> dict:
+    return {
+        "DARAJA_BASE_URL": simulator.url,
+        "DARAJA_CALLBACK_BASE_URL": live_server.url,
+        **RECONCILE,
+    }
+
+
+@pytest.fixture
+def stack(simulator, live_server, settings, tmp_path, empty_queues):
+    """A payments pool of the table's size, buying open to this machine, a package on sale."""
+    settings.PURCHASE_RATE_EXEMPT_IPS = ["127.0.0.1"]
+    settings.PURCHASE_RATE_PER_PHONE = "100/60"
+    Package.objects.create(code="1h", name="Normal 1 Hour", price=50, duration=timedelta(hours=1))
+    worker = ProbeWorker(
+        tmp_path, queue_names=["payments"], concurrency=4, env=worker_env(simulator, live_server)
+    ).start()
+    yield worker
+    worker.stop()
+
+
+def buy(base_url: str, phone: str) -> str:
+    response = requests.post(
+        f"{base_url}/api/purchases/", json={"phone": phone, "package": "1h"}, timeout=30
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["payment_id"]
+
+
+def poll(base_url: str, payment_id: str) -> dict:
+    return requests.get(f"{base_url}/api/payments/{payment_id}/", timeout=30).json()
+
+
+def settle(ids: list[str], timeout: float = 120) -> dict[str, str]:
+    """Wait until every payment is final, sending the reconciler as beat would (faster)."""
+    last = [0.0]
+
+    def final():
+        if time.monotonic() - last[0] > 1.5:
+            reconcile_payments.delay()
+            last[0] = time.monotonic()
+        states = dict(Payment.objects.filter(pk__in=ids).values_list("pk", "status"))
+        return all(s in FINAL for s in states.values()) and {str(k): v for k, v in states.items()}
+
+    return wait_for(final, timeout=timeout, interval=0.25, what=f"{len(ids)} payments to settle")
+
+
+def processed(payment_id: str) -> int:
+    return AdminEvent.objects.filter(
+        type=AdminEvent.Type.PAYMENT_PROCESSED, payload__payment__id=str(payment_id)
+    ).count()
+
+
+@pytest.mark.parametrize(
+    "code, status",
+    [(0, "fulfilled"), (1032, "cancelled"), (1037, "failed"), (1, "failed"), (2001, "failed")],
+)
+def test_purchase_to_final_state_over_http(stack, live_server, knobs, code, status):
+    phone = f"2547{uuid.uuid4().int % 10**8:08d}"
+    knobs(phone_outcomes={phone: code})
+    payment_id = buy(live_server.url, phone)
+
+    state = wait_for(
+        lambda: (s := poll(live_server.url, payment_id))["status"] in FINAL and s,
+        timeout=60,
+        what="the payment to settle",
+    )
+    assert state["status"] == status
+    payment = Payment.objects.get(pk=payment_id)
+    assert payment.result_code == str(code)
+    assert StkRequest.objects.filter(payment=payment).count() == 1
+    if status == "fulfilled":
+        assert state["receipt"] and state["paid_at"] and state["fulfilled_at"]
+        assert payment.member.phone == phone
+        assert processed(payment_id) == 1
+    else:
+        assert state["reason"] and processed(payment_id) == 0
+        assert (
+            AdminEvent.objects.filter(
+                type=AdminEvent.Type.PAYMENT_FAILED, payload__payment__id=payment_id
+            ).count()
+            == 1
+        )
+
+
+def test_one_callback_delivered_twenty_times_at_once_pays_and_hands_off_once(
+    stack, live_server, knobs
+):
+    knobs(drop_rate=1.0)  # only our copies arrive
+    payment_id = buy(live_server.url, "254711000020")
+    stk = wait_for(
+        lambda: StkRequest.objects.filter(payment_id=payment_id).first(), what="the STK push"
+    )
+    body = json.dumps(
+        {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": stk.merchant_request_id,
+                    "CheckoutRequestID": stk.checkout_request_id,
+                    "ResultCode": 0,
+                    "ResultDesc": "The service request is processed successfully.",
+                    "CallbackMetadata": {
+                        "Item": [
+                            {"Name": "Amount", "Value": 50},
+                            {"Name": "MpesaReceiptNumber", "Value": "TDUP20X2AB"},
+                            {"Name": "TransactionDate", "Value": 20261123101547},
+                            {"Name": "PhoneNumber", "Value": 254711000020},
+                        ]
+                    },
+                }
+            }
+        }
+    )
+    url = f"{live_server.url}/hooks/stk/{settings.DARAJA_CALLBACK_TOKEN}/"
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(
+            pool.map(
+                lambda _: requests.post(
+                    url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+                ),
+                range(20),
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 20
+    assert all(a.json() == {"ResultCode": 0, "ResultDesc": "Accepted"} for a in answers)
+
+    assert settle([payment_id]) == {payment_id: "fulfilled"}
+    assert processed(payment_id) == 1
+    assert Payment.objects.get(pk=payment_id).mpesa_receipt == "TDUP20X2AB"
+
+
+def test_a_dropped_callback_is_settled_by_stk_query(stack, live_server, knobs):
+    knobs(drop_rate=1.0)
+    payment_id = buy(live_server.url, "254711000404")
+    assert settle([payment_id]) == {payment_id: "fulfilled"}
+    payment = Payment.objects.get(pk=payment_id)
+    assert "stk_query" in payment.raw_callback and payment.mpesa_receipt is None
+    assert StkRequest.objects.get(payment=payment).queried_at is not None
+    assert processed(payment_id) == 1
+
+
+def burst(base_url: str, count: int, prefix: str) -> list[str]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: buy(base_url, f"2547{prefix}{i:05d}"), range(count)))
+
+
+def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
+    stack, live_server, knobs, simulator, tmp_path
+):
+    knobs(outcomes={"0": 1})
+    with ThreadPoolExecutor(1) as background:
+        purchases = background.submit(burst, live_server.url, 200, "200")
+        wait_for(
+            lambda: Payment.objects.filter(status="fulfilled").count() >= 30,
+            timeout=60,
+            what="the burst to be under way",
+        )
+        main = psutil.Process(stack.process.pid)
+        for process in [main, *main.children(recursive=True)]:
+            process.send_signal(signal.SIGKILL)
+        ids = purchases.result()
+    replacement = ProbeWorker(
+        tmp_path, queue_names=["payments"], concurrency=4, env=worker_env(simulator, live_server)
+    ).start()
+    try:
+        states = settle(ids, timeout=180)
+    finally:
+        replacement.stop()
+    assert set(states.values()) == {"fulfilled"}
+    assert all(processed(payment_id) == 1 for payment_id in ids)
+    # Nothing paid twice or kept aside: a push whose worker died before saving it was
+    # recorded from its callback (the payment's reference is in the callback's path), so
+    # the reconciler, which waits RECONCILE_PUSH_AFTER before pushing again, did not.
+    assert not Suspense.objects.exists()
+    assert all(StkRequest.objects.filter(payment_id=p).count() == 1 for p in ids)
+
+
+def test_redis_flushed_mid_burst_the_reconciler_settles_everything(stack, live_server, knobs):
+    knobs(outcomes={"0": 1})
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    with ThreadPoolExecutor(1) as background:
+        purchases = background.submit(burst, live_server.url, 100, "300")
+        wait_for(
+            lambda: Payment.objects.exclude(status="pending").count() >= 20,
+            timeout=60,
+            what="the burst to be under way",
+        )
+        client.flushall()
+        ids = purchases.result()
+    states = settle(ids, timeout=180)
+    assert set(states.values()) == {"fulfilled"}
+    assert all(processed(payment_id) == 1 for payment_id in ids)
+
+
+def _message_kwargs(raw: bytes) -> dict:
+    return json.loads(base64.b64decode(json.loads(raw)["body"]))[1]
