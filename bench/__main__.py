@@ -16,18 +16,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--batch", type=int, default=2000, help="Tasks per round.")
     parser.add_argument("--rounds", type=int, default=5, help="Rounds per task class.")
+    parser.add_argument("--ingest-rate", type=float, default=300, help="Callbacks/s offered.")
+    parser.add_argument("--e2e-rate", type=float, default=50, help="Purchases/s offered.")
+    parser.add_argument("--seconds", type=float, default=10, help="Length of each load run.")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     from apps.ops.processes import LocalRedis
 
     server = LocalRedis(workdir / "redis").start()
+    database = bench_database(workdir)
     os.environ.update(
         REDIS_URL=server.url,
         DJANGO_SETTINGS_MODULE="config.settings.dev",
         DJANGO_READ_DOT_ENV_FILE="false",
         VAR_DIR=str(workdir / "var"),
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        DATABASE_URL=database,
     )
     import django
 
@@ -35,7 +39,8 @@ def main() -> None:
     import redis
 
     from apps.ops.processes import WorkerProcess
-    from bench import queue_overhead
+    from bench import payments, queue_overhead
+    from bench.stack import Stack
     from config import queues
 
     worker = WorkerProcess(
@@ -52,7 +57,37 @@ def main() -> None:
     finally:
         worker.stop()
         server.stop()
+
+    # The payments figures need the whole stack; this process shares only its database.
+    with Stack(workdir, database) as stack:
+        rows += payments.ingest(stack, args.ingest_rate, args.seconds, saturate=2000)
+        # Well within this machine's capacity, about at it, and the goal's rate.
+        for rate in (args.e2e_rate / 5, args.e2e_rate / 2, args.e2e_rate):
+            rows += payments.end_to_end(stack, stack.env["DARAJA_BASE_URL"], rate, args.seconds * 2)
+    rows.append(
+        {
+            "measure": "database",
+            "value": database.split(":", 1)[0],
+            "setup": "PostgreSQL when one answers (BENCH_DATABASE_URL), else SQLite",
+        }
+    )
     report(rows)
+
+
+def bench_database(workdir: Path) -> str:
+    """A fresh PostgreSQL database on BENCH_DATABASE_URL's server (default: this machine's),
+    as production runs; SQLite in the work directory if no PostgreSQL answers."""
+    import psycopg
+
+    server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
+            conn.execute("DROP DATABASE IF EXISTS conveyor_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE conveyor_bench")
+    except psycopg.Error as exc:
+        print(f"PostgreSQL does not answer ({exc}); benchmarking on SQLite.")
+        return f"sqlite:///{workdir / 'bench.sqlite3'}"
+    return server.rsplit("/", 1)[0] + "/conveyor_bench"
 
 
 def report(rows: list[dict]) -> None:

@@ -29,9 +29,10 @@ def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[di
             rates[name].append(_drain(worker, redis_client, task, batch))
     bare, ours = (statistics.median(rates[n]) for n in variants)
     pool = queues.policy(QUEUE).pool
+    events = "on" if app.conf.worker_send_task_events else "off"
     setup = (
         f"{batch} no-op tasks x {rounds} rounds; 1 worker, pool {pool}, prefetch 1, "
-        "acks_late, task events on"
+        f"acks_late, task events {events}"
     )
     return [
         {

@@ -22,7 +22,14 @@ from apps.ops.processes import free_port, wait_for
 from config import queues
 from config.env import BASE_DIR
 
-PROGRAMS = {"redis", "web", "beat", "flower", *(f"workers:worker-{n}" for n in queues.NAMES)}
+PROGRAMS = {
+    "redis",
+    "daraja-sim",
+    "web",
+    "beat",
+    "flower",
+    *(f"workers:worker-{n}" for n in queues.NAMES),
+}
 
 
 @pytest.fixture
@@ -37,6 +44,7 @@ def stack(tmp_path):
         DJANGO_READ_DOT_ENV_FILE="false",
         VAR_DIR=str(tmp_path / "var"),
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        DARAJA_BASE_URL=f"http://127.0.0.1:{free_port()}",
         WEB_PORT=str(free_port()),
         FLOWER_PORT=str(free_port()),
     )
@@ -113,6 +121,33 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
     assert ping.returncode == 0, ping.stdout + ping.stderr
     for row in json.loads(ping.stdout):
         assert row["worker"].startswith(f"{row['queue']}@"), row
+
+    # A purchase through the whole stack: web, payments pool, the simulator calling back.
+    simulated = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "simulate_payments",
+            "--count",
+            "5",
+            "--rate",
+            "5",
+            "--timeout",
+            "60",
+            "--json",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert simulated.returncode == 0, simulated.stdout + simulated.stderr
+    figures = {row["measure"]: row["value"] for row in json.loads(simulated.stdout)}
+    assert figures["purchases accepted (202)"] == 5
+    assert figures["stuck (pending or paid at the end)"] == 0
+    settled = sum(figures[k] for k in ("fulfilled (paid and handed off)", "failed", "cancelled"))
+    assert settled == 5
 
     flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
     assert http(f"{flower}/")[0] == 401

@@ -13,11 +13,12 @@ import json
 import logging
 import secrets
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
@@ -63,14 +64,20 @@ def purchase_create(*, phone: str, package_code: str, method: str = Payment.Meth
     if package is None:
         raise ApplicationError(f"There is no package {package_code!r} on sale.")
     payment = Payment(
-        phone=normalize_phone(phone),
-        package=package,
-        amount=package.price,
-        method=method,
-        reference=_new_reference(),
+        phone=normalize_phone(phone), package=package, amount=package.price, method=method
     )
-    payment.full_clean()
-    payment.save(force_insert=True)
+    # Field checks only: the database enforces uniqueness, and a reference drawn twice
+    # (one chance in a billion) is drawn again.
+    payment.full_clean(exclude=["reference"], validate_unique=False, validate_constraints=False)
+    for attempt in range(5):
+        payment.reference = _new_reference()
+        try:
+            with transaction.atomic():
+                payment.save(force_insert=True)
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     if method == Payment.Method.STK:
         _enqueue("request_stk_push", payment_id=payment.pk)
     log.info(
@@ -98,10 +105,7 @@ def _new_reference() -> str:
     # The reference rides in the STK callback URL, so it must not spell a word Daraja filters.
     while True:
         reference = "HS" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-        if (
-            not daraja.url_is_filtered(reference)
-            and not Payment.objects.filter(reference=reference).exists()
-        ):
+        if not daraja.url_is_filtered(reference):
             return reference
 
 
@@ -174,6 +178,21 @@ def _mark_paid(
     stripe_reference: str | None = None,
 ) -> bool:
     """PENDING -> PAID, once; enqueues process_payment when it commits."""
+    return _mark_paid_by_id(
+        payment.pk, receipt=receipt, raw=raw, desc=desc, stripe_reference=stripe_reference
+    )
+
+
+def _mark_paid_by_id(
+    payment_id,
+    *,
+    receipt: str | None,
+    raw: str,
+    desc: str = "",
+    stripe_reference: str | None = None,
+    amount: Decimal | None = None,
+) -> bool:
+    """As _mark_paid, by id; with ``amount``, only if it is the payment's amount."""
     now = timezone.now()
     changes = {
         "status": Status.PAID,
@@ -187,11 +206,16 @@ def _mark_paid(
         changes["mpesa_receipt"] = receipt
     if stripe_reference:
         changes["stripe_reference"] = stripe_reference
-    with transaction.atomic():
-        changed = Payment.objects.filter(pk=payment.pk, status=Status.PENDING).update(**changes)
+    open_payment = Payment.objects.filter(pk=payment_id, status=Status.PENDING)
+    if amount is not None:
+        open_payment = open_payment.filter(amount=amount)
+    # One UPDATE is atomic by itself; inside a transaction a savepoint keeps a duplicate
+    # receipt's IntegrityError from breaking it.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        changed = open_payment.update(**changes)
     if changed:
-        _enqueue("process_payment", payment_id=payment.pk)
-        log.info("payment.paid id=%s receipt=%s amount=%s", payment.pk, receipt, payment.amount)
+        _enqueue("process_payment", payment_id=payment_id)
+        log.info("payment.paid id=%s receipt=%s", payment_id, receipt)
     return bool(changed)
 
 
@@ -203,6 +227,8 @@ def payment_record_stk_callback(
 ) -> Outcome:
     """Apply an STK callback to the payment whose push it answers (``reference``: the
     payment named in the callback's path, for a push whose id we have not saved)."""
+    if callback.succeeded and _pay_known_push(callback, raw):
+        return Outcome(Status.PAID)
     stk = _stk_request(callback, reference)
     if stk is None:
         if callback.succeeded:
@@ -227,6 +253,28 @@ def payment_record_stk_callback(
         _suspend(callback.receipt, callback.amount, raw, payment, Suspense.Reason.AMOUNT)
         return rejected(f"Amount {callback.amount} differs from the {payment.amount} requested.")
     return _settle_receipt(payment, callback.receipt, raw, callback.result_desc)
+
+
+def _pay_known_push(callback: StkCallback, raw: str) -> bool:
+    """The common case in two statements and no model built: a push we saved, its payment
+    open, the amount right. Anything else goes the careful way, which explains and records."""
+    payment_id = (
+        StkRequest.objects.filter(checkout_request_id=callback.checkout_request_id)
+        .values_list("payment_id", flat=True)
+        .first()
+    )
+    if payment_id is None:
+        return False
+    try:
+        return _mark_paid_by_id(
+            payment_id,
+            receipt=callback.receipt,
+            raw=raw,
+            desc=callback.result_desc,
+            amount=callback.amount,
+        )
+    except IntegrityError:
+        return False  # a receipt already used: the careful way refuses it
 
 
 def _stk_request(callback: StkCallback, reference: str | None) -> StkRequest | None:

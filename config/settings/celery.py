@@ -60,9 +60,11 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_KB", default=256
 # Task backoff is the queue table's, multiplied by this (a staging or test knob).
 TASK_BACKOFF_SCALE = env.float("TASK_BACKOFF_SCALE", default=1.0)
 
-# Task events feed Flower (which switches them on anyway while it runs). They roughly
-# halve a worker's no-op throughput: `make bench` measures with them on.
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events (received/started/succeeded per task) feed Flower's task list. They cost
+# about a third of a payment's processing on a 2-core machine (workers send three messages
+# per task, Flower digests them): off unless TASK_EVENTS=true. Flower lists the pools and
+# queues without them, from worker heartbeats and the broker.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("TASK_EVENTS", default=False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -5,15 +5,15 @@ from config.settings.base import VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
-# Serve static files from the apps directly, no collectstatic needed.
+# Serve static files from the apps directly, no collectstatic needed (found once at start).
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file and runtime files live here
+# The SQLite file and runtime files live in VAR_DIR; WhiteNoise wants STATIC_ROOT to exist.
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 # The Daraja simulator (simulators/daraja.py), which `make up` starts when nothing answers
 # at DARAJA_BASE_URL, with these same credentials.

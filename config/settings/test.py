@@ -7,7 +7,8 @@ from config.settings.base import CELERY_TASK_ROUTES, DATABASES, VAR_DIR, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
+WHITENOISE_USE_FINDERS = True  # no collectstatic in tests
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -15,7 +16,6 @@ STORAGES = {
 
 # Worker subprocesses share the test database, so SQLite must be a file, not memory.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 # The probe tasks the tests send through real workers; they follow the payments policy.

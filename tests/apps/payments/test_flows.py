@@ -1,7 +1,6 @@
 """Payments end to end over sockets: the web tier (live server), a real payments worker
 pool, Redis, and the Daraja simulator calling back over HTTP."""
 
-import base64
 import json
 import signal
 import time
@@ -257,5 +256,30 @@ def test_redis_flushed_mid_burst_the_reconciler_settles_everything(stack, live_s
     assert all(processed(payment_id) == 1 for payment_id in ids)
 
 
-def _message_kwargs(raw: bytes) -> dict:
-    return json.loads(base64.b64decode(json.loads(raw)["body"]))[1]
+def test_daraja_answering_500s_is_retried_then_the_payment_fails(stack, live_server, knobs):
+    from apps.ops.models import FailedTask
+
+    knobs(error_rate=1.0)
+    payment_id = buy(live_server.url, "254711000500")
+    state = wait_for(
+        lambda: (s := poll(live_server.url, payment_id))["status"] in FINAL and s,
+        timeout=60,
+        what="the payment to fail",
+    )
+    assert state["status"] == "failed" and "STK push not sent" in state["reason"]
+    row = FailedTask.objects.get(task_name="tasks.payments.request_stk_push")
+    assert (row.attempts, row.reason) == (3, "exhausted")
+    assert row.kwargs == {"payment_id": payment_id}
+
+
+def test_every_callback_delivered_twice_still_pays_once(stack, live_server, knobs, simulator):
+    def sent() -> int:
+        state = requests.get(f"{simulator.url}/simulator/state", timeout=5).json()
+        return state["counts"]["callbacks_sent"]
+
+    before = sent()
+    knobs(duplicate_rate=1.0, outcomes={"0": 1})
+    ids = [buy(live_server.url, f"25471100{i:04d}") for i in range(5)]
+    assert set(settle(ids).values()) == {"fulfilled"}
+    assert all(processed(payment_id) == 1 for payment_id in ids)
+    wait_for(lambda: sent() - before == 10, what="both copies of every callback")

@@ -124,7 +124,7 @@ def test_a_forged_missing_or_stale_signature_is_400(deliver, card, queued, signa
 
 
 def test_the_references_fixture_is_too_old_for_the_default_tolerance(deliver, settings):
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_fixture_not_a_real_secret"  # noqa: S105
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_fixture_not_a_real_secret"
     body = (
         b'{"id":"evt_1QxTEST0000000000000001","object":"event","type":'
         b'"checkout.session.completed","created":1741946390,"livemode":false,"data":'

@@ -23,7 +23,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEFAULTS = {
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": "8000",
-    "WEB_CONCURRENCY": "2",
+    "WEB_CONCURRENCY": str(2 * (os.cpu_count() or 1) + 1),  # sync workers wait on the DB
+    "TASK_EVENTS": "false",
     "FLOWER_ADDRESS": "127.0.0.1",
     "FLOWER_PORT": "5555",
     "LOG_LEVEL": "INFO",
