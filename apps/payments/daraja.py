@@ -95,16 +95,23 @@ def token() -> str:
     return access
 
 
+def _signed() -> dict:
+    """The shortcode, password and timestamp every STK request carries."""
+    stamp = timestamp()
+    return {
+        "BusinessShortCode": settings.DARAJA_SHORTCODE,
+        "Password": password(stamp),
+        "Timestamp": stamp,
+    }
+
+
 def stk_push(
     *, phone: str, amount: Decimal, reference: str, description: str, callback_url: str
 ) -> StkPushed:
-    stamp = timestamp()
     body = _authorized(
         "/mpesa/stkpush/v1/processrequest",
         {
-            "BusinessShortCode": settings.DARAJA_SHORTCODE,
-            "Password": password(stamp),
-            "Timestamp": stamp,
+            **_signed(),
             "TransactionType": settings.DARAJA_TRANSACTION_TYPE,
             "Amount": int(amount),
             "PartyA": phone,
@@ -124,15 +131,9 @@ def stk_push(
 
 
 def stk_query(checkout_request_id: str) -> StkStatus:
-    stamp = timestamp()
     body = _authorized(
         "/mpesa/stkpushquery/v1/query",
-        {
-            "BusinessShortCode": settings.DARAJA_SHORTCODE,
-            "Password": password(stamp),
-            "Timestamp": stamp,
-            "CheckoutRequestID": checkout_request_id,
-        },
+        {**_signed(), "CheckoutRequestID": checkout_request_id},
     )
     if "ResultCode" not in body:
         raise DarajaUnavailable(f"STK query answer without ResultCode: {body!r}")

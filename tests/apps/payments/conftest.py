@@ -3,7 +3,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 
+from apps.ops.processes import ServerProcess
 from apps.payments.models import Package, Payment, StkRequest
 
 
@@ -44,3 +46,34 @@ def queued(redis_client, empty_queues):
         ]
 
     return read
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory):
+    """The Daraja simulator over HTTP, with the test settings' credentials."""
+    sim = ServerProcess(
+        "simulators.daraja",
+        tmp_path_factory.mktemp("sim") / "daraja.log",
+        "--key",
+        settings.DARAJA_CONSUMER_KEY,
+        "--secret",
+        settings.DARAJA_CONSUMER_SECRET,
+        "--delay",
+        "0.2",
+        "--seed",
+        "7",
+    ).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """POST a JSON body (or raw bytes) with the test client; on-commit work runs, for real."""
+
+    def send(url: str, body, **extra):
+        data = body if isinstance(body, bytes | str) else json.dumps(body)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, data=data, content_type="application/json", **extra)
+
+    return send

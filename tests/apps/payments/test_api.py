@@ -1,6 +1,5 @@
 """The captive portal's API: packages, purchases (202, limits), payment state."""
 
-import json
 import uuid
 from datetime import timedelta
 
@@ -10,15 +9,8 @@ from apps.payments.models import Package, Payment
 
 
 @pytest.fixture
-def buy(client, django_capture_on_commit_callbacks):
-    def send(body, **extra):
-        data = body if isinstance(body, bytes | str) else json.dumps(body)
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                "/api/purchases/", data=data, content_type="application/json", **extra
-            )
-
-    return send
+def buy(post):
+    return lambda body, **extra: post("/api/purchases/", body, **extra)
 
 
 def test_packages_lists_what_is_on_sale(client, package):

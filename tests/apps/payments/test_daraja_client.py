@@ -8,24 +8,7 @@ import requests
 from django.core.cache import cache
 
 from apps.common.errors import ApplicationError, TransientError
-from apps.ops.processes import ServerProcess
 from apps.payments import daraja
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory):
-    sim = ServerProcess(
-        "simulators.daraja",
-        tmp_path_factory.mktemp("sim") / "daraja.log",
-        "--key",
-        "test-key",
-        "--secret",
-        "test-secret",
-        "--delay",
-        "0.1",
-    ).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

@@ -14,16 +14,6 @@ VALIDATE = "/hooks/c2b/validate/test-hooks/"
 CONFIRM = "/hooks/c2b/confirm/test-hooks/"
 
 
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    def send(url: str, body, **extra):
-        data = body if isinstance(body, bytes | str) else json.dumps(body)
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data=data, content_type="application/json", **extra)
-
-    return send
-
-
 def state(payment: Payment) -> tuple:
     payment.refresh_from_db()
     return payment.status, payment.mpesa_receipt, payment.result_code

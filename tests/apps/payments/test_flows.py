@@ -15,7 +15,7 @@ import requests
 from django.conf import settings
 
 from apps.ops.models import AdminEvent
-from apps.ops.processes import ServerProcess, wait_for
+from apps.ops.processes import wait_for
 from apps.payments.models import Package, Payment, StkRequest, Suspense
 from tasks.payments import reconcile_payments
 from tests.workers import ProbeWorker
@@ -29,24 +29,6 @@ RECONCILE = {
     "RECONCILE_PUSH_AFTER": "3",
     "PAYMENT_EXPIRE_AFTER": "300",
 }
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory):
-    sim = ServerProcess(
-        "simulators.daraja",
-        tmp_path_factory.mktemp("sim") / "daraja.log",
-        "--key",
-        settings.DARAJA_CONSUMER_KEY,
-        "--secret",
-        settings.DARAJA_CONSUMER_SECRET,
-        "--delay",
-        "0.2",
-        "--seed",
-        "7",
-    ).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
@@ -203,26 +185,37 @@ def test_a_dropped_callback_is_settled_by_stk_query(stack, live_server, knobs):
     assert processed(payment_id) == 1
 
 
-def burst(base_url: str, count: int, prefix: str) -> list[str]:
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(lambda i: buy(base_url, f"2547{prefix}{i:05d}"), range(count)))
+def burst(base_url: str, count: int, prefix: str, under_way, disrupt) -> list[str]:
+    """Buy ``count`` packages from 8 clients; once ``under_way()``, ``disrupt()`` the stack."""
+
+    def buy_all() -> list[str]:
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda i: buy(base_url, f"2547{prefix}{i:05d}"), range(count)))
+
+    with ThreadPoolExecutor(1) as background:
+        purchases = background.submit(buy_all)
+        wait_for(under_way, timeout=60, what="the burst to be under way")
+        disrupt()
+        return purchases.result()
 
 
 def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
     stack, live_server, knobs, simulator, tmp_path
 ):
     knobs(outcomes={"0": 1})
-    with ThreadPoolExecutor(1) as background:
-        purchases = background.submit(burst, live_server.url, 200, "200")
-        wait_for(
-            lambda: Payment.objects.filter(status="fulfilled").count() >= 30,
-            timeout=60,
-            what="the burst to be under way",
-        )
+
+    def kill_the_pool():
         main = psutil.Process(stack.process.pid)
         for process in [main, *main.children(recursive=True)]:
             process.send_signal(signal.SIGKILL)
-        ids = purchases.result()
+
+    ids = burst(
+        live_server.url,
+        200,
+        "200",
+        lambda: Payment.objects.filter(status="fulfilled").count() >= 30,
+        kill_the_pool,
+    )
     replacement = ProbeWorker(
         tmp_path, queue_names=["payments"], concurrency=4, env=worker_env(simulator, live_server)
     ).start()
@@ -242,15 +235,13 @@ def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
 def test_redis_flushed_mid_burst_the_reconciler_settles_everything(stack, live_server, knobs):
     knobs(outcomes={"0": 1})
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    with ThreadPoolExecutor(1) as background:
-        purchases = background.submit(burst, live_server.url, 100, "300")
-        wait_for(
-            lambda: Payment.objects.exclude(status="pending").count() >= 20,
-            timeout=60,
-            what="the burst to be under way",
-        )
-        client.flushall()
-        ids = purchases.result()
+    ids = burst(
+        live_server.url,
+        100,
+        "300",
+        lambda: Payment.objects.exclude(status="pending").count() >= 20,
+        client.flushall,
+    )
     states = settle(ids, timeout=180)
     assert set(states.values()) == {"fulfilled"}
     assert all(processed(payment_id) == 1 for payment_id in ids)

@@ -23,17 +23,11 @@ def card(package) -> Payment:
 
 
 @pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
+def deliver(post):
     def send(payload: bytes, signature: str | None = None):
-        header = (
-            signature
-            if signature is not None
-            else fixtures.stripe_signature(payload, settings.STRIPE_WEBHOOK_SECRET)
-        )
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                URL, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
-            )
+        if signature is None:
+            signature = fixtures.stripe_signature(payload, settings.STRIPE_WEBHOOK_SECRET)
+        return post(URL, payload, HTTP_STRIPE_SIGNATURE=signature)
 
     return send
 
