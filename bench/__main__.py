@@ -39,7 +39,7 @@ def main() -> None:
     import redis
 
     from apps.ops.processes import WorkerProcess
-    from bench import payments, queue_overhead
+    from bench import payments, provisioning, queue_overhead
     from bench.stack import Stack
     from config import queues
 
@@ -64,6 +64,7 @@ def main() -> None:
         # Well within this machine's capacity, about at it, and the goal's rate.
         for rate in (args.e2e_rate / 5, args.e2e_rate / 2, args.e2e_rate):
             rows += payments.end_to_end(stack, stack.env["DARAJA_BASE_URL"], rate, args.seconds * 2)
+        rows += provisioning.run(stack, count=300)
     rows.append(
         {
             "measure": "database",

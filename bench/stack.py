@@ -18,16 +18,18 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "config.settings.dev",
             "DJANGO_READ_DOT_ENV_FILE": "false",
             "DJANGO_DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",  # as shipped
             "VAR_DIR": str(workdir / "var"),
             "DATABASE_URL": database_url,
             "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
             "DARAJA_BASE_URL": f"http://127.0.0.1:{free_port()}",
+            "ROUTER_SIM_PORT": str(free_port()),
             "WEB_PORT": str(free_port()),
             "FLOWER_PORT": str(free_port()),
         }
         self.env.pop("FLOWER_BASIC_AUTH", None)
         self.web_port = int(self.env["WEB_PORT"])
+        self.var = workdir / "var"
         self.log = workdir / "up.log"
         self.process: subprocess.Popen | None = None
 

@@ -3,7 +3,9 @@ import uuid
 
 import pytest
 import redis
+from django.conf import settings
 
+from apps.ops.processes import ServerProcess
 from config import queues
 from config.celery import app
 from tests.factories import MemberFactory
@@ -48,3 +50,22 @@ def staff_client(client, db):
     """A test client logged in as a superuser."""
     client.force_login(MemberFactory(is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory):
+    """The Daraja simulator over HTTP, with the test settings' credentials."""
+    sim = ServerProcess(
+        "simulators.daraja",
+        tmp_path_factory.mktemp("sim") / "daraja.log",
+        "--key",
+        settings.DARAJA_CONSUMER_KEY,
+        "--secret",
+        settings.DARAJA_CONSUMER_SECRET,
+        "--delay",
+        "0.2",
+        "--seed",
+        "7",
+    ).start()
+    yield sim
+    sim.stop()

@@ -25,6 +25,7 @@ from config.env import BASE_DIR
 PROGRAMS = {
     "redis",
     "daraja-sim",
+    "routeros-sim",
     "web",
     "beat",
     "flower",
@@ -45,6 +46,7 @@ def stack(tmp_path):
         VAR_DIR=str(tmp_path / "var"),
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         DARAJA_BASE_URL=f"http://127.0.0.1:{free_port()}",
+        ROUTER_SIM_PORT=str(free_port()),
         WEB_PORT=str(free_port()),
         FLOWER_PORT=str(free_port()),
     )
@@ -148,6 +150,15 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
     assert figures["stuck (pending or paid at the end)"] == 0
     settled = sum(figures[k] for k in ("fulfilled (paid and handed off)", "failed", "cancelled"))
     assert settled == 5
+    # ... and each fulfilled one became a hotspot user on the (simulated) demo router.
+    control = f"http://127.0.0.1:{int(env['ROUTER_SIM_PORT']) + 1000}/state"
+    fulfilled = figures["fulfilled (paid and handed off)"]
+    wait_for(
+        lambda: len(json.loads(http(control)[1])["users"]) == fulfilled,
+        timeout=60,
+        interval=0.5,
+        what="the fulfilled purchases to reach the router",
+    )
 
     flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
     assert http(f"{flower}/")[0] == 401

@@ -47,3 +47,10 @@ class ProbeWorker(WorkerProcess):
     def children(self) -> list[int]:
         stats = app.control.inspect(destination=[self.name], timeout=2).stats() or {}
         return stats[self.name]["pool"]["processes"]
+
+
+def broker_holds(redis_client, task_id: str) -> bool:
+    """Whether the message of ``task_id`` is still anywhere in Redis: queued or unacked."""
+    queued = any(task_id in m for q in queues.NAMES for m in redis_client.lrange(q, 0, -1))
+    unacked = any(task_id in m for m in redis_client.hvals("unacked"))
+    return queued or unacked

@@ -196,6 +196,9 @@ def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
 # a backlog does not run one job many times (django-celery-beat's expire_seconds).
 SCHEDULES = {
     "payments: reconcile": ("tasks.payments.reconcile_payments", 60),
+    "provisioning: reconcile": ("tasks.provisioning.reconcile_subscriptions", 60),
+    "provisioning: expire subscriptions": ("tasks.provisioning.expire_subscriptions", 300),
+    "provisioning: check routers": ("tasks.provisioning.check_routers", 60),
 }
 
 

@@ -12,7 +12,7 @@ def package_list_on_sale() -> QuerySet[Package]:
 
 
 def payment_get(*, payment_id: uuid.UUID) -> Payment | None:
-    return Payment.objects.select_related("package").filter(pk=payment_id).first()
+    return Payment.objects.select_related("package", "subscription").filter(pk=payment_id).first()
 
 
 def payment_state(payment: Payment) -> dict:
@@ -21,7 +21,7 @@ def payment_state(payment: Payment) -> dict:
     def stamp(value):
         return value.isoformat() if value else None
 
-    return {
+    state = {
         "payment_id": str(payment.pk),
         "status": payment.status,
         "reference": payment.reference,
@@ -34,3 +34,15 @@ def payment_state(payment: Payment) -> dict:
         "paid_at": stamp(payment.paid_at),
         "fulfilled_at": stamp(payment.fulfilled_at),
     }
+    subscription = getattr(payment, "subscription", None)
+    if subscription is not None:
+        state["subscription"] = {
+            "status": subscription.status,
+            "expires_at": stamp(subscription.ends_at),
+        }
+        if subscription.status == subscription.Status.PROVISIONED:
+            # What the captive portal shows once the access is really there, not before.
+            state["subscription"].update(
+                username=subscription.username, password=subscription.password
+            )
+    return state

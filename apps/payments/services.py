@@ -24,11 +24,13 @@ from django.utils import timezone
 from apps.accounts.phone import normalize_phone
 from apps.accounts.services import member_get_or_create_by_phone
 from apps.common.errors import ApplicationError
+from apps.common.queue import enqueue_on_commit
 from apps.ops.models import AdminEvent
 from apps.ops.services import admin_event_emit
 from apps.payments import daraja
 from apps.payments.callbacks import C2BNotice, StkCallback
 from apps.payments.models import Package, Payment, StkRequest, StripeEvent, Suspense
+from tasks import payments as payment_tasks
 
 log = logging.getLogger("conveyor.payments")
 
@@ -79,7 +81,7 @@ def purchase_create(*, phone: str, package_code: str, method: str = Payment.Meth
             if attempt == 4:
                 raise
     if method == Payment.Method.STK:
-        _enqueue("request_stk_push", payment_id=payment.pk)
+        enqueue_on_commit(payment_tasks.request_stk_push, payment_id=payment.pk)
     log.info(
         "payment.created id=%s reference=%s package=%s amount=%s method=%s",
         payment.pk,
@@ -214,7 +216,7 @@ def _mark_paid_by_id(
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         changed = open_payment.update(**changes)
     if changed:
-        _enqueue("process_payment", payment_id=payment_id)
+        enqueue_on_commit(payment_tasks.process_payment, payment_id=payment_id)
         log.info("payment.paid id=%s receipt=%s", payment_id, receipt)
     return bool(changed)
 
@@ -562,7 +564,7 @@ def payments_reconcile() -> dict[str, int]:
             .exclude(queried_at__gte=query_before)
             .update(queried_at=now)
         ):
-            _enqueue("query_stk", stk_request_id=stk_id)
+            enqueue_on_commit(payment_tasks.query_stk, stk_request_id=stk_id)
             counts["queried"] += 1
 
     nudgeable = Payment.objects.filter(nudges__lt=settings.RECONCILE_MAX_NUDGES)
@@ -573,9 +575,9 @@ def payments_reconcile() -> dict[str, int]:
         stk_requests__isnull=True,
         created_at__gte=expire_before,
     )
-    counts["pushed"], gave_up = _nudge(unpushed, "request_stk_push", push_before, batch)
+    counts["pushed"], gave_up = _nudge(unpushed, payment_tasks.request_stk_push, push_before, batch)
     paid = nudgeable.filter(status=Status.PAID, paid_at__lt=nudge_before)
-    counts["fulfilling"], more = _nudge(paid, "process_payment", nudge_before, batch)
+    counts["fulfilling"], more = _nudge(paid, payment_tasks.process_payment, nudge_before, batch)
     counts["gave_up"] = gave_up + more
 
     for payment_id in Payment.objects.filter(
@@ -589,7 +591,7 @@ def payments_reconcile() -> dict[str, int]:
     return counts
 
 
-def _nudge(payments, task: str, before, batch: int) -> tuple[int, int]:
+def _nudge(payments, task, before, batch: int) -> tuple[int, int]:
     """Re-enqueue ``task`` for each payment not nudged since ``before``, up to the limit."""
     sent = gave_up = 0
     for payment in payments.exclude(updated_at__gte=before)[:batch]:
@@ -604,26 +606,15 @@ def _nudge(payments, task: str, before, batch: int) -> tuple[int, int]:
             _event(
                 AdminEvent.Type.PAYMENT_FAILED,
                 payment,
-                error=f"{task} re-sent {payment.nudges + 1} times; the reconciler stops here",
+                error=f"{task.name.rsplit('.', 1)[-1]} re-sent {payment.nudges + 1} times; "
+                "the reconciler stops here",
             )
-        _enqueue(task, payment_id=payment.pk)
+        enqueue_on_commit(task, payment_id=payment.pk)
         sent += 1
     return sent, gave_up
 
 
 # --- shared --------------------------------------------------------------------------
-
-
-def _enqueue(task_name: str, **ids) -> None:
-    """Send tasks.payments.<task_name> once the current transaction commits.
-
-    robust: a broker outage must not undo a committed payment; the reconciler re-sends.
-    """
-    from tasks import payments as payment_tasks
-
-    task = getattr(payment_tasks, task_name)
-    kwargs = {name: str(value) for name, value in ids.items()}
-    transaction.on_commit(lambda: task.delay(**kwargs), robust=True)
 
 
 def _event(type: str, payment: Payment, **extra) -> None:

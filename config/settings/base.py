@@ -124,6 +124,7 @@ LOGGING = {
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import REDIS_URL  # noqa: E402
 from config.settings.payments import *  # noqa: E402, F403
+from config.settings.provisioning import *  # noqa: E402, F403
 
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -26,3 +26,13 @@ DARAJA_CALLBACK_BASE_URL = env(
 )
 # Development buys from this machine: no per-address limit for it.
 PURCHASE_RATE_EXEMPT_IPS = env.list("PURCHASE_RATE_EXEMPT_IPS", default=["127.0.0.1"])
+
+# A development key, public on purpose: never for real secrets.
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=["gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="]
+)
+# The RouterOS simulator `make up` starts when this port is free; seed_demo points a demo
+# router at it.
+ROUTER_SIM_PORT = env.int("ROUTER_SIM_PORT", default=8728)
+ROUTER_SIM_USERNAME = env("ROUTER_SIM_USERNAME", default="api")
+ROUTER_SIM_PASSWORD = env("ROUTER_SIM_PASSWORD", default="dev-router")

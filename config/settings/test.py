@@ -28,3 +28,6 @@ DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="test-key")
 DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="test-secret")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="test-hooks")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyor")
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=["gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="]
+)

@@ -16,7 +16,7 @@ from apps.ops.models import FailedTask
 from apps.ops.processes import wait_for
 from config import queues
 from tests import probes
-from tests.workers import BACKOFF_SCALE
+from tests.workers import BACKOFF_SCALE, broker_holds
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,13 +29,6 @@ def failed_row(task_id: str, timeout: float = 30) -> FailedTask:
         timeout=timeout,
         what=f"FailedTask {task_id}",
     )
-
-
-def broker_holds(redis_client, task_id: str) -> bool:
-    """Whether the message of ``task_id`` is still anywhere in Redis: queued or unacked."""
-    queued = any(task_id in m for q in queues.NAMES for m in redis_client.lrange(q, 0, -1))
-    unacked = any(task_id in m for m in redis_client.hvals("unacked"))
-    return queued or unacked
 
 
 def test_a_transient_failure_is_retried_with_backoff_then_recorded(worker, redis_client, key):

@@ -3,9 +3,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 
-from apps.ops.processes import ServerProcess
 from apps.payments.models import Package, Payment, StkRequest
 
 
@@ -46,25 +44,6 @@ def queued(redis_client, empty_queues):
         ]
 
     return read
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory):
-    """The Daraja simulator over HTTP, with the test settings' credentials."""
-    sim = ServerProcess(
-        "simulators.daraja",
-        tmp_path_factory.mktemp("sim") / "daraja.log",
-        "--key",
-        settings.DARAJA_CONSUMER_KEY,
-        "--secret",
-        settings.DARAJA_CONSUMER_SECRET,
-        "--delay",
-        "0.2",
-        "--seed",
-        "7",
-    ).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

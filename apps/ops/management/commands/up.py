@@ -54,6 +54,7 @@ class Command(BaseCommand):
             _require_free(host, int(environ[f"{name}_PORT"]), f"{name}_PORT")
         redis_note = self._redis(environ)
         daraja_note = self._daraja(environ)
+        router_note = self._router(environ)
         environ["FLOWER_BASIC_AUTH"], flower_note = _flower_credentials()
 
         if not options["no_migrate"]:
@@ -70,6 +71,7 @@ class Command(BaseCommand):
             f"  flower   {flower}/   {flower_note}\n"
             f"  redis    {redis_note}\n"
             f"  daraja   {daraja_note}\n"
+            f"  router   {router_note}\n"
             f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             f" {settings.DATABASES['default']['NAME']}\n"
             f"  logs     {VAR_DIR / 'log'}/<program>.log\n"
@@ -104,6 +106,25 @@ class Command(BaseCommand):
         environ.update(DARAJA_SIM_HOST=host, DARAJA_SIM_PORT=str(port))
         _optional("daraja-sim", True)
         return f"{url} (the Daraja simulator; knobs: POST {url}/simulator/config)"
+
+    def _router(self, environ: dict) -> str:
+        """The RouterOS simulator, in development (ROUTER_SIM_PORT), when its port is free."""
+        port = getattr(settings, "ROUTER_SIM_PORT", None)
+        if not port or _listening(f"http://127.0.0.1:{port}"):
+            _optional("routeros-sim", False)
+            return "the routers in admin" + (f" (port {port} is taken)" if port else "")
+        control = port + 1000
+        environ.update(
+            ROUTER_SIM_PORT=str(port),
+            ROUTER_SIM_CONTROL_PORT=str(control),
+            ROUTER_SIM_USERNAME=settings.ROUTER_SIM_USERNAME,
+            ROUTER_SIM_PASSWORD=settings.ROUTER_SIM_PASSWORD,
+        )
+        _optional("routeros-sim", True)
+        return (
+            f"the RouterOS simulator on 127.0.0.1:{port} "
+            f"(knobs: POST http://127.0.0.1:{control}/config)"
+        )
 
 
 def _optional(program: str, wanted: bool) -> None:

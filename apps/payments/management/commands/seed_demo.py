@@ -1,9 +1,11 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.payments.services import package_seed
+from apps.provisioning.services import router_seed
 
 DEMO_PACKAGES = [
     {
@@ -43,7 +45,10 @@ DEMO_PACKAGES = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo packages that are missing (never changes existing ones)."
+    help = (
+        "Create the demo packages that are missing, and in development a demo router for the "
+        "RouterOS simulator (never changes existing ones)."
+    )
 
     def handle(self, *args, **options):
         created = package_seed(packages=DEMO_PACKAGES)
@@ -51,3 +56,12 @@ class Command(BaseCommand):
             f"Demo packages: {len(created)} created, "
             f"{len(DEMO_PACKAGES) - len(created)} already there."
         )
+        port = getattr(settings, "ROUTER_SIM_PORT", None)
+        if port and router_seed(
+            name="Demo router (simulator)",
+            host="127.0.0.1",
+            port=port,
+            username=settings.ROUTER_SIM_USERNAME,
+            password=settings.ROUTER_SIM_PASSWORD,
+        ):
+            self.stdout.write(f"Demo router: created, at 127.0.0.1:{port}.")
