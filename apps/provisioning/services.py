@@ -29,6 +29,7 @@ log = logging.getLogger("conveyor.provisioning")
 Status = Subscription.Status
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - typed on phones: no 0/o 1/l
 MAX_32 = 2**32
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def subscription_create_for_payment(*, payment, member) -> Subscription:
@@ -68,7 +69,7 @@ def radius_rows_write(subscription: Subscription) -> None:
     expires = timezone.localtime(subscription.ends_at, ZoneInfo(settings.RADIUS_TIME_ZONE))
     checks = {
         "Cleartext-Password": subscription.password,  # CHAP logins need it in clear
-        "Expiration": expires.strftime("%b %d %Y %H:%M:%S"),
+        "Expiration": radius_date(expires),
         "Simultaneous-Use": str(settings.RADIUS_SIMULTANEOUS_USE),
     }
     replies = {"Session-Timeout": str(int(package.duration.total_seconds()))}
@@ -88,6 +89,11 @@ def radius_rows_write(subscription: Subscription) -> None:
             [RadReply(username=name, attribute=a, op=":=", value=v) for a, v in replies.items()]
         )
         RadUserGroup.objects.create(username=name, groupname=f"plan-{package.code}", priority=1)
+
+
+def radius_date(moment) -> str:
+    """FreeRADIUS's date, "Mar 15 2025 10:15:47", in English whatever the process locale."""
+    return f"{MONTHS[moment.month - 1]} {moment:%d %Y %H:%M:%S}"
 
 
 def radius_rows_delete(username: str) -> None:

@@ -57,7 +57,7 @@ def test_past_its_expiration_the_user_is_rejected_and_after_the_sweep_too(freera
         timezone.now() - timedelta(minutes=5), ZoneInfo(settings.RADIUS_TIME_ZONE)
     )
     RadCheck.objects.filter(username=subscription.username, attribute="Expiration").update(
-        value=past.strftime("%b %d %Y %H:%M:%S")
+        value=services.radius_date(past)
     )
     assert "Received Access-Reject" in freeradius.authenticate(
         subscription.username, subscription.password

@@ -40,7 +40,7 @@ def test_the_hand_off_makes_credentials_and_radius_rows(
     assert checks["Cleartext-Password"] == (":=", sub.password)
     assert checks["Simultaneous-Use"] == (":=", "1")
     expires = timezone.localtime(sub.ends_at, ZoneInfo(settings.RADIUS_TIME_ZONE))
-    assert checks["Expiration"] == (":=", expires.strftime("%b %d %Y %H:%M:%S"))
+    assert checks["Expiration"] == (":=", f"{expires:%b %d %Y %H:%M:%S}")
     assert rows(RadReply, sub.username) == {
         "Session-Timeout": (":=", "3600"),
         "Mikrotik-Rate-Limit": (":=", "2M/2M"),
@@ -168,3 +168,10 @@ def test_no_router_means_radius_alone(paid, package, django_capture_on_commit_ca
     assert sub.status == "provisioned"
     [event] = AdminEvent.objects.filter(type=AdminEvent.Type.USER_PROVISIONED)
     assert event.payload["router"] is None
+
+
+def test_radius_dates_are_written_as_freeradius_reads_them():
+    from datetime import datetime
+
+    moment = datetime(2025, 3, 15, 10, 15, 47, tzinfo=ZoneInfo("Africa/Nairobi"))
+    assert services.radius_date(moment) == "Mar 15 2025 10:15:47"
