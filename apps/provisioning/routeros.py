@@ -3,8 +3,8 @@
 One connection per use (an Api is not safe to share between threads), TLS when the router
 says so, a timeout on every read. Failures of the link (refused, reset, timed out, closed,
 !fatal) raise RouterUnavailable, a TransientError; a trap the router answers on purpose
-raises RouterRefused, an ApplicationError, except the duplicate-name trap, which means the
-user is already there.
+raises RouterRefused, an ApplicationError, except the duplicate-name traps, which mean the
+user or profile is already there (added by an earlier run, or a job racing this one).
 """
 
 import socket
@@ -21,6 +21,7 @@ from librouteros.query import Key
 from apps.common.errors import ApplicationError, TransientError
 
 DUPLICATE_NAME = "already have user with this name"
+DUPLICATE_PROFILE = "already have profile with such name"
 LINK_ERRORS = (OSError, socket.timeout, ConnectionClosed, FatalError, ssl.SSLError)
 
 
@@ -74,7 +75,11 @@ def profile_ensure(api: Api, *, name: str, rate_limit: str) -> None:
     profiles = api.path("ip", "hotspot", "user", "profile")
     found = list(profiles.select(Key(".id"), Key("rate-limit")).where(Key("name") == name))
     if not found:
-        profiles.add(name=name, **({"rate-limit": rate_limit} if rate_limit else {}))
+        try:
+            profiles.add(name=name, **({"rate-limit": rate_limit} if rate_limit else {}))
+        except TrapError as exc:
+            if DUPLICATE_PROFILE not in exc.message:
+                raise  # else a job for the same package added it a moment ago
     elif rate_limit and found[0].get("rate-limit") != rate_limit:
         profiles.update(**{".id": found[0][".id"], "rate-limit": rate_limit})
 

@@ -9,7 +9,7 @@ import psutil
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.processes import wait_for
@@ -137,8 +137,15 @@ def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
 ):
     router_sim.knobs(latency=0.01)  # each job a few round trips long: the kill lands mid-burst
     worker = start_worker(tmp_path, ["provisioning"])
+
+    def hand_off_in_thread(_):
+        try:
+            return hand_off(paid)
+        finally:
+            connection.close()  # each thread's own; else the test database can't be dropped
+
     with ThreadPoolExecutor(4) as pool:
-        subs = list(pool.map(lambda _: hand_off(paid), range(100)))
+        subs = list(pool.map(hand_off_in_thread, range(100)))
     wait_for(
         lambda: Subscription.objects.filter(status="provisioned").count() >= 20,
         timeout=60,

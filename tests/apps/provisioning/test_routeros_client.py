@@ -2,6 +2,8 @@
 
 import datetime
 import ipaddress
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography import x509
@@ -50,6 +52,21 @@ def test_a_profiles_rate_limit_follows_the_package(router, router_sim):
         routeros.profile_ensure(api, name="conveyor-1h", rate_limit="2M/2M")
         routeros.profile_ensure(api, name="conveyor-1h", rate_limit="5M/5M")
     assert [p["rate-limit"] for p in router_sim.state()["profiles"]][1:] == ["5M/5M"]
+
+
+def test_jobs_racing_to_create_one_profile_all_succeed(router, router_sim):
+    router_sim.knobs(latency=0.02)  # every job reads "no such profile" before any adds it
+    start = threading.Barrier(6)
+
+    def ensure(_):
+        with routeros.session(router) as api:
+            start.wait()
+            routeros.profile_ensure(api, name="conveyor-1h", rate_limit="2M/2M")
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(ensure, range(6)))
+    names = [p["name"] for p in router_sim.state()["profiles"]]
+    assert names == ["default", "conveyor-1h"]
 
 
 def test_remove_and_kick(router, router_sim):
