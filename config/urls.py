@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.accounts.urls import api as accounts_api
+from apps.engagement.urls import api as engagement_api
 from apps.ops.views import healthz
-from apps.payments.urls import api, hooks
+from apps.payments.urls import api as payments_api
+from apps.payments.urls import hooks
+
+api = payments_api + accounts_api + engagement_api
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -135,6 +135,13 @@ class Task(CeleryTask):
         log.info("task.finish %s duration_ms=%.1f", fields, _ms_since(started))
         return result
 
+    def budget(self) -> float:
+        """Seconds a long job may work before it hands the rest to a new task: a share of
+        the soft limit, so no chunk is cut off by it (DESIGN.md: no task runs long)."""
+        from django.conf import settings
+
+        return self.soft_time_limit * settings.TASK_BUDGET_SHARE
+
     def final_failure(self, exc: BaseException, args: tuple, kwargs: dict) -> None:
         """Called once a failure is final and recorded; a task passes ``final_failure=`` to
         mark its domain row (HackSoft's ``on_failure`` service). Runs in the worker."""

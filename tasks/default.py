@@ -1,5 +1,7 @@
 """The default queue: assignment, reports, housekeeping. Pool and policy: config/queues.py."""
 
+from datetime import date
+
 from config.celery import app
 
 
@@ -7,3 +9,32 @@ from config.celery import app
 def ping(self) -> str:
     """Sent by `manage.py queue_ping` to any queue; answers with the worker name (no effects)."""
     return self.request.hostname
+
+
+@app.task(bind=True)
+def assign_daily_tasks(self, day: str = "", after_member_id: str = "0") -> int:
+    """Beat, daily at 00:05: every active member gets the day's active tasks, chunk by chunk
+    of members; past its time budget it continues in a new task from where it stopped.
+    Safe to rerun: an assignment that exists is left alone."""
+    import time
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.engagement.services import assignments_create
+
+    day = day or timezone.localdate().isoformat()
+    deadline = time.monotonic() + self.budget()
+    after, chunks = int(after_member_id), 0
+    while True:
+        upto = assignments_create(
+            day=date.fromisoformat(day),
+            after_member_id=after,
+            members=settings.ASSIGN_CHUNK_MEMBERS,
+        )
+        if upto is None:
+            return chunks
+        after, chunks = upto, chunks + 1
+        if time.monotonic() > deadline:
+            self.delay(day=day, after_member_id=str(after))
+            return chunks

@@ -1,11 +1,15 @@
 import os
 import uuid
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import redis
 from django.conf import settings
 
+from apps.accounts.services import member_get_or_create_by_phone
 from apps.ops.processes import ServerProcess
+from apps.payments.models import Package, Payment
 from config import queues
 from config.celery import app
 from tests.factories import MemberFactory
@@ -69,3 +73,30 @@ def simulator(tmp_path_factory):
     ).start()
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def package(db) -> Package:
+    return Package.objects.create(
+        code="1h",
+        name="Normal 1 Hour",
+        price=Decimal("50"),
+        duration=timedelta(hours=1),
+        rate_limit="2M/2M",
+        data_cap_bytes=5 * 2**30,
+    )
+
+
+@pytest.fixture
+def paid(package):
+    """A paid payment and its buyer, ready for the hand-off."""
+
+    def make(phone: str = "254712345678") -> tuple[Payment, object]:
+        reference = "HS" + uuid.uuid4().hex[:6].upper()
+        payment = Payment.objects.create(
+            package=package, phone=phone, amount=package.price, reference=reference, status="paid"
+        )
+        member, _ = member_get_or_create_by_phone(phone=phone)
+        return payment, member
+
+    return make

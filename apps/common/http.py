@@ -7,6 +7,8 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
+from apps.common.ratelimit import Rate, hit
+
 log = logging.getLogger("conveyor.http")
 
 
@@ -86,3 +88,37 @@ def _in(address: str, networks: list[str]) -> bool:
 def ip_allowed(address: str, allowlist: list[str]) -> bool:
     """True when the allowlist is empty (not enforced) or holds the address."""
     return not allowlist or _in(address, allowlist)
+
+
+def json_view(view):
+    """Turn a BadRequest raised by ``view`` into its JSON 4xx answer, logged."""
+
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as error:
+            log.warning(
+                "http.refused path=%s ip=%s status=%s code=%s reason=%s",
+                request.path,
+                client_ip(request),
+                error.status,
+                error.code,
+                error.message,
+            )
+            return error_response(error)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def rate_limit(what: str, scope: str, key: str, rate_text: str) -> None:
+    """Count one of ``what`` for ``key`` against ``rate_text`` ("COUNT/SECONDS"); 429 past it."""
+    retry_after = hit(f"{what}:{scope}", key, Rate.parse(rate_text))
+    if retry_after:
+        raise BadRequest(
+            f"Too many {what} from this {scope}; try again in {retry_after} s.",
+            status=429,
+            code="rate_limited",
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -192,28 +192,52 @@ def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
     return deleted
 
 
-# Every beat schedule: name -> (task, every N seconds). The expiry equals the interval, so
-# a backlog does not run one job many times (django-celery-beat's expire_seconds).
+# Every beat schedule: name -> (task, when). "when" is every N seconds, or a crontab
+# "minute hour day-of-month month day-of-week" in the project's time zone. The expiry is
+# near the interval, so a backlog does not run one job many times (expire_seconds).
 SCHEDULES = {
     "payments: reconcile": ("tasks.payments.reconcile_payments", 60),
     "provisioning: reconcile": ("tasks.provisioning.reconcile_subscriptions", 60),
     "provisioning: expire subscriptions": ("tasks.provisioning.expire_subscriptions", 300),
     "provisioning: check routers": ("tasks.provisioning.check_routers", 60),
+    "commissions: disburse": ("tasks.commissions.disburse_commissions", "0 * * * *"),
+    "maturation: mature balances": ("tasks.maturation.mature_balances", "30 * * * *"),
+    "engagement: assign daily tasks": ("tasks.default.assign_daily_tasks", "5 0 * * *"),
 }
+CRONTAB_EXPIRY = {"hour": 3000, "day": 6 * 3600}  # s: an hourly job, a daily one
 
 
 def schedules_seed() -> list[str]:
     """Create the schedules that are missing; never overwrite what staff edited in admin."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+    from django_celery_beat.models import PeriodicTask
 
     created = []
-    for name, (task, seconds) in SCHEDULES.items():
-        every, _ = IntervalSchedule.objects.get_or_create(
-            every=seconds, period=IntervalSchedule.SECONDS
-        )
+    for name, (task, when) in SCHEDULES.items():
         _, is_new = PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, "interval": every, "expire_seconds": seconds}
+            name=name, defaults={"task": task, **_when(when)}
         )
         if is_new:
             created.append(name)
     return created
+
+
+def _when(when: int | str) -> dict:
+    from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
+
+    if isinstance(when, int):
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=when, period=IntervalSchedule.SECONDS
+        )
+        return {"interval": every, "expire_seconds": when}
+    minute, hour, day_of_month, month_of_year, day_of_week = when.split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=settings.TIME_ZONE,
+    )
+    expiry = CRONTAB_EXPIRY["hour" if hour == "*" else "day"]
+    return {"crontab": crontab, "expire_seconds": expiry}

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
 from apps.accounts.services import member_get_or_create_by_phone
+from apps.commissions.models import CommissionLedger
+from apps.commissions.services import commissions_record
 from apps.common.errors import ApplicationError
 from apps.common.queue import enqueue_on_commit
 from apps.ops.models import AdminEvent
@@ -471,7 +473,8 @@ def _stripe_payment(obj: dict) -> Payment | None:
 
 
 def payment_fulfil(*, payment_id) -> bool:
-    """PAID -> FULFILLED with the hand-off to provisioning, all in one transaction, once."""
+    """PAID -> FULFILLED with the hand-off to provisioning and the buyer's upline
+    commissions, all in one transaction, once."""
     from apps.provisioning.services import subscription_create_for_payment
 
     with transaction.atomic():
@@ -487,6 +490,12 @@ def payment_fulfil(*, payment_id) -> bool:
             return False
         member, created = member_get_or_create_by_phone(phone=payment.phone)
         subscription_create_for_payment(payment=payment, member=member)
+        commissions_record(
+            source_member_id=member.pk,
+            source_kind=CommissionLedger.Source.PURCHASE,
+            source_id=payment.pk,
+            base=payment.amount,
+        )
         payment.status, payment.member = Status.FULFILLED, member
         payment.fulfilled_at = timezone.now()
         payment.save(update_fields=["status", "member", "fulfilled_at", "updated_at"])

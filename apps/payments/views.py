@@ -21,39 +21,17 @@ from apps.common.errors import ApplicationError
 from apps.common.http import (
     BadRequest,
     client_ip,
-    error_response,
     ip_allowed,
+    json_view,
+    rate_limit,
     read_body,
     read_json_object,
 )
-from apps.common.ratelimit import Rate, hit
 from apps.payments import selectors, services
 from apps.payments.callbacks import parse_c2b, parse_stk_callback
 from apps.payments.models import Payment
 
 log = logging.getLogger("conveyor.payments.http")
-
-
-def json_view(view):
-    """Turn a BadRequest raised by ``view`` into its JSON 4xx answer, logged."""
-
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except BadRequest as error:
-            log.warning(
-                "http.refused path=%s ip=%s status=%s code=%s reason=%s",
-                request.path,
-                client_ip(request),
-                error.status,
-                error.code,
-                error.message,
-            )
-            return error_response(error)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 # --- the captive portal's API ----------------------------------------------------------
@@ -87,7 +65,7 @@ def purchases(request):
     """Buy a package: 202 with the payment id; the STK prompt follows on the phone."""
     ip = client_ip(request)
     if ip not in settings.PURCHASE_RATE_EXEMPT_IPS:
-        _limit("address", ip, settings.PURCHASE_RATE_PER_IP)
+        rate_limit("purchases", "address", ip, settings.PURCHASE_RATE_PER_IP)
     _, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
     phone, code = data.get("phone"), data.get("package")
     method = data.get("method", Payment.Method.STK)
@@ -109,7 +87,7 @@ def purchases(request):
         phone = normalize_phone(phone)
     except ValidationError as exc:
         raise BadRequest(exc.messages[0], field="phone", code="invalid_phone") from None
-    _limit("phone number", phone, settings.PURCHASE_RATE_PER_PHONE)
+    rate_limit("purchases", "phone number", phone, settings.PURCHASE_RATE_PER_PHONE)
     try:
         payment = services.purchase_create(phone=phone, package_code=code, method=method)
     except ApplicationError as exc:
@@ -127,17 +105,6 @@ def purchases(request):
             "account_number": payment.reference,
         }
     return JsonResponse(body, status=202)
-
-
-def _limit(scope: str, key: str, rate_text: str) -> None:
-    retry_after = hit(f"purchase:{scope}", key, Rate.parse(rate_text))
-    if retry_after:
-        raise BadRequest(
-            f"Too many purchases from this {scope}; try again in {retry_after} s.",
-            status=429,
-            code="rate_limited",
-            headers={"Retry-After": str(retry_after)},
-        )
 
 
 @require_GET

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "apps.ops",
     "apps.payments",
     "apps.provisioning",
+    "apps.wallets",
+    "apps.commissions",
+    "apps.engagement",
 ]
 
 # AUTHENTICATION
@@ -123,6 +126,7 @@ LOGGING = {
 # ------------------------------------------------------------------------------
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import REDIS_URL  # noqa: E402
+from config.settings.money import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
 from config.settings.provisioning import *  # noqa: E402, F403
 

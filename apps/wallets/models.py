@@ -1,0 +1,72 @@
+"""A member's balances, and the append-only ledger of what they earned.
+
+A wallet holds two running totals that the ledgers must explain, always (audit_ledger):
+  pending      = sum of the member's PENDING earnings
+  withdrawable = sum of MATURED earnings + sum of PROCESSED commissions to the member
+Balances change only in the same transaction as the ledger rows that explain them.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Wallet(models.Model):
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet"
+    )
+    pending = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="KES, maturing.")
+    withdrawable = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="KES.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"Wallet of {self.member}"
+
+
+class Earning(models.Model):
+    """Money a member earned by their own work: PENDING until ``matures_at``, then MATURED."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        MATURED = "matured"
+
+    class Source(models.TextChoices):
+        ASSIGNMENT = "assignment"
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
+    )
+    amount = models.DecimalField(**MONEY)
+    source_kind = models.CharField(max_length=16, choices=Source.choices)
+    source_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    matures_at = models.DateTimeField()
+    matured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One earning per cause: crediting a completion twice is refused by the database.
+            models.UniqueConstraint(fields=["source_kind", "source_id"], name="earning_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="earning_positive"),
+        ]
+        indexes = [
+            # What maturation sweeps, and nothing more: an index on every status would be
+            # rewritten for each matured row.
+            models.Index(
+                fields=["matures_at"],
+                condition=Q(status="pending"),
+                name="earning_pending_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.member_id} ({self.source_kind} {self.source_id})"
