@@ -19,6 +19,11 @@ def main() -> None:
     parser.add_argument("--ingest-rate", type=float, default=300, help="Callbacks/s offered.")
     parser.add_argument("--e2e-rate", type=float, default=50, help="Purchases/s offered.")
     parser.add_argument("--seconds", type=float, default=10, help="Length of each load run.")
+    parser.add_argument("--ledger-rows", type=int, default=1_000_000, help="Rows to sweep.")
+    parser.add_argument("--members", type=int, default=100_000, help="Wallets they go to.")
+    parser.add_argument(
+        "--only", choices=["queue", "stack", "money"], help="Run one part (default: all)."
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
@@ -36,11 +41,31 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench import money
+
+    rows = []
+    if args.only in (None, "queue"):
+        rows += _queue_overhead(args, workdir, server)
+    server.stop()
+    if args.only in (None, "stack"):
+        rows += _stack(args, workdir, database)
+    if args.only in (None, "money"):
+        rows += money.run(args.ledger_rows, args.members)
+    rows.append(
+        {
+            "measure": "database",
+            "value": database.split(":", 1)[0],
+            "setup": "PostgreSQL when one answers (BENCH_DATABASE_URL), else SQLite",
+        }
+    )
+    report(rows)
+
+
+def _queue_overhead(args, workdir: Path, server) -> list[dict]:
     import redis
 
     from apps.ops.processes import WorkerProcess
-    from bench import payments, provisioning, queue_overhead
-    from bench.stack import Stack
+    from bench import queue_overhead
     from config import queues
 
     worker = WorkerProcess(
@@ -53,26 +78,24 @@ def main() -> None:
     try:
         worker.start()
         client = redis.Redis.from_url(server.url, socket_timeout=None)  # BLPOP waits long
-        rows = queue_overhead.run(worker, client, args.batch, args.rounds)
+        return queue_overhead.run(worker, client, args.batch, args.rounds)
     finally:
         worker.stop()
-        server.stop()
 
-    # The payments figures need the whole stack; this process shares only its database.
+
+def _stack(args, workdir: Path, database: str) -> list[dict]:
+    """The payments and provisioning figures need the whole stack; it shares our database."""
+    from bench import payments, provisioning
+    from bench.stack import Stack
+
+    rows = []
     with Stack(workdir, database) as stack:
         rows += payments.ingest(stack, args.ingest_rate, args.seconds, saturate=2000)
         # Well within this machine's capacity, about at it, and the goal's rate.
         for rate in (args.e2e_rate / 5, args.e2e_rate / 2, args.e2e_rate):
             rows += payments.end_to_end(stack, stack.env["DARAJA_BASE_URL"], rate, args.seconds * 2)
         rows += provisioning.run(stack, count=300)
-    rows.append(
-        {
-            "measure": "database",
-            "value": database.split(":", 1)[0],
-            "setup": "PostgreSQL when one answers (BENCH_DATABASE_URL), else SQLite",
-        }
-    )
-    report(rows)
+    return rows
 
 
 def bench_database(workdir: Path) -> str:

@@ -41,7 +41,9 @@ def members_seed(count: int, rng: random.Random) -> int:
     if not ids and count:
         ids.append(Member.objects.create(phone=_phone(0), name="Demo 0", password=password).pk)
         created = 1
-    for start in range(len(ids), count, BATCH):
+    while len(ids) < count:
+        # A batch at most as big as what exists, so small forests grow deep too.
+        numbers = range(len(ids), min(len(ids) + min(BATCH, len(ids)), count))
         batch = [
             Member(
                 phone=_phone(number),
@@ -49,7 +51,7 @@ def members_seed(count: int, rng: random.Random) -> int:
                 password=password,
                 referred_by_id=rng.choice(ids) if rng.random() > ROOT_SHARE else None,
             )
-            for number in range(start, min(start + BATCH, count))
+            for number in numbers
         ]
         ids += [member.pk for member in Member.objects.bulk_create(batch)]
         created += len(batch)
