@@ -6,6 +6,7 @@ wallets and commissions are exactly what production would write. Idempotent: mem
 numbered by phone, so a second run with the same N adds nothing.
 """
 
+import logging
 import random
 from decimal import Decimal
 
@@ -86,9 +87,15 @@ def today_assign_and_complete(share: float, rng: random.Random) -> tuple[int, in
         member__phone__startswith=DEMO_PHONE_PREFIX,
     ).values_list("pk", "member_id")
     completed = 0
-    for assignment_id, member_id in open_ones.iterator():
-        if rng.random() < share and assignment_complete(
-            assignment_id=assignment_id, member_id=member_id
-        ):
-            completed += 1
+    quiet = logging.getLogger("conveyor.engagement")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # one line per demo completion would bury the summary
+    try:
+        for assignment_id, member_id in open_ones.iterator():
+            if rng.random() < share and assignment_complete(
+                assignment_id=assignment_id, member_id=member_id
+            ):
+                completed += 1
+    finally:
+        quiet.setLevel(level)
     return made, completed

@@ -38,6 +38,8 @@ def earning_record(
                 matures_at=at + timedelta(hours=settings.MATURATION_HOURS),
             )
     except IntegrityError:
-        return None
+        if Earning.objects.filter(source_kind=source_kind, source_id=str(source_id)).exists():
+            return None
+        raise  # not a duplicate: a bug, not to be swallowed
     wallet_add(member_id=member_id, pending=amount)
     return earning

@@ -18,6 +18,8 @@ TASK_BUDGET_SHARE = env.float("TASK_BUDGET_SHARE", default=0.5)
 # ENGAGEMENT (engagement.assign_daily_tasks: daily at 00:05)
 # ------------------------------------------------------------------------------
 ASSIGN_CHUNK_MEMBERS = env.int("ASSIGN_CHUNK_MEMBERS", default=20_000)
+# Demo members `make up` seeds in development (seed_demo --members); 0 for none.
+DEMO_MEMBERS = env.int("DEMO_MEMBERS", default=200)
 
 # MEMBERS' API (bearer tokens from POST /api/auth/token/)
 # ------------------------------------------------------------------------------

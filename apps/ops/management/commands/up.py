@@ -60,7 +60,8 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=1)
         call_command("setup_schedules")
-        call_command("seed_demo")
+        # In development, a referral forest with today's completions to look at in admin.
+        call_command("seed_demo", members=settings.DEMO_MEMBERS if settings.DEBUG else 0)
         connections.close_all()
 
         web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
