@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from apps.accounts.urls import api as accounts_api
 from apps.engagement.urls import api as engagement_api
+from apps.ops.console import metrics
+from apps.ops.urls import ops
 from apps.ops.views import healthz
 from apps.payments.urls import api as payments_api
 from apps.payments.urls import hooks
@@ -13,5 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include((api, "api"))),
     path("hooks/", include((hooks, "hooks"))),
+    path("metrics", metrics, name="metrics"),
+    path("admin/ops/", include((ops, "ops"))),  # before admin/, which would claim it
     path("admin/", admin.site.urls),
 ]

@@ -17,9 +17,11 @@ All three arrive through Celery's task_failure signal, sent only once Celery has
 decided not to retry or requeue.
 """
 
+import contextlib
 import logging
 import random
 import time
+from datetime import datetime
 
 from celery import Task as CeleryTask
 from celery.exceptions import (
@@ -35,7 +37,9 @@ from celery.worker.request import Request as CeleryRequest
 from django.db import InterfaceError, OperationalError
 
 from apps.common.errors import TransientError
+from apps.ops.tags import tags_of
 from config import queues
+from config.celery import PUBLISHED_AT
 
 log = logging.getLogger("conveyor.tasks")
 
@@ -99,8 +103,11 @@ class Task(CeleryTask):
             f"id={request.id} name={self.name} queue={queue_of(self)} "
             f"attempt={attempt}/{self.attempts}"
         )
+        if tags := tags_of(kwargs):
+            fields += f" tags={','.join(tags)}"
         log.info("task.start %s", fields)
         started = time.monotonic()
+        wait = _waited(request)
         try:
             result = self.run(*args, **kwargs)
         except CONTROL_FLOW:
@@ -108,6 +115,7 @@ class Task(CeleryTask):
         except self.transient_errors as exc:
             took = _ms_since(started)
             if attempt < self.attempts:
+                self._observe("retried", took, wait)
                 countdown = self.retry_countdown(attempt)
                 log.warning(
                     "task.retry %s duration_ms=%.1f countdown=%.2f error=%s",
@@ -123,17 +131,26 @@ class Task(CeleryTask):
                 took,
                 _describe(exc),
             )
+            self._observe(None, took, wait)  # counted as failed where it is recorded
             raise
         except Exception as exc:
-            log.error(
-                "task.failed %s duration_ms=%.1f reason=error error=%s",
-                fields,
-                _ms_since(started),
-                _describe(exc),
-            )
+            took = _ms_since(started)
+            error = _describe(exc)
+            log.error("task.failed %s duration_ms=%.1f reason=error error=%s", fields, took, error)
+            self._observe(None, took, wait)
             raise
-        log.info("task.finish %s duration_ms=%.1f", fields, _ms_since(started))
+        took = _ms_since(started)
+        log.info("task.finish %s duration_ms=%.1f", fields, took)
+        self._observe("succeeded", took, wait)
         return result
+
+    def _observe(self, outcome: str | None, took_ms: float | None, wait: float | None) -> None:
+        from apps.ops import metrics
+
+        runtime = None if took_ms is None else took_ms / 1000
+        metrics.task_observed(
+            queue=queue_of(self), task=self.name, outcome=outcome, runtime=runtime, wait=wait
+        )
 
     def budget(self) -> float:
         """Seconds a long job may work before it hands the rest to a new task: a share of
@@ -186,6 +203,7 @@ def record_final_failure(
         hostname=request.hostname or "",
     )
     if first:
+        sender._observe("failed", None, None)
         sender.final_failure(exception, tuple(args or ()), dict(kwargs or {}))
 
 
@@ -193,6 +211,18 @@ def queue_of(task: Task) -> str:
     """The queue the current message came from, else the one the task routes to."""
     delivery = task.request.delivery_info or {}
     return delivery.get("routing_key") or task.policy.name
+
+
+def _waited(request) -> float | None:
+    """Seconds from publish (or the end of a retry's countdown) to start."""
+    published = getattr(request, PUBLISHED_AT, None)
+    if not isinstance(published, int | float):
+        return None
+    ready = published
+    if request.eta:
+        with contextlib.suppress(ValueError):  # an eta we cannot read: count from publish
+            ready = max(published, datetime.fromisoformat(str(request.eta)).timestamp())
+    return max(0.0, time.time() - ready)
 
 
 def _scaled(seconds: float) -> float:

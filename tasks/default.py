@@ -38,3 +38,30 @@ def assign_daily_tasks(self, day: str = "", after_member_id: str = "0") -> int:
         if time.monotonic() > deadline:
             self.delay(day=day, after_member_id=str(after))
             return chunks
+
+
+@app.task
+def monitor_queues() -> list[str]:
+    """Beat, every minute: a QueueBusy alert for each queue over its thresholds (at most one
+    per queue per cool-down). Read only, apart from the alert."""
+    from apps.ops.alerts import queues_alert
+    from apps.ops.selectors import queue_status_list
+
+    return queues_alert(queue_status_list())
+
+
+@app.task
+def prune_history() -> int:
+    """Beat, daily: forget failed tasks and admin events older than HISTORY_KEEP_DAYS."""
+    from apps.ops.services import history_prune
+
+    return history_prune()
+
+
+@app.task
+def send_report(period: str = "day") -> str:
+    """Beat, daily at 02:00, weekly on Sunday at 06:00, monthly on the 1st at 07:00: what the
+    last period moved, mailed to ADMINS. Read only."""
+    from apps.ops.reports import report_send
+
+    return report_send(period=period)

@@ -160,7 +160,7 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
         what="the fulfilled purchases to reach the router",
     )
 
-    flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
+    flower = f"http://127.0.0.1:{env['FLOWER_PORT']}/flower"
     assert http(f"{flower}/")[0] == 401
     credentials = (Path(env["VAR_DIR"]) / "flower-dev-credentials").read_text().strip()
     assert credentials in stack.log_path.read_text()  # printed for the developer

@@ -10,7 +10,7 @@ from apps.ops.services import failed_task_forget, failed_task_retry, failed_task
 class FailedTaskAdmin(admin.ModelAdmin):
     list_display = ("id", "failed_at", "queue", "task_name", "attempts", "reason", "error")
     list_filter = ("queue", "reason", "task_name")
-    search_fields = ("task_id", "task_name", "exception_type", "exception_message")
+    search_fields = ("task_id", "task_name", "exception_type", "exception_message", "tags")
     date_hierarchy = "failed_at"
     actions = ("retry", "forget")
     exclude = ("traceback",)
@@ -63,10 +63,11 @@ class FailedTaskAdmin(admin.ModelAdmin):
 
 @admin.register(AdminEvent)
 class AdminEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "type", "summary")
+    list_display = ("id", "created_at", "type", "summary", "tags")
     list_filter = ("type",)
+    search_fields = ("tags",)
     date_hierarchy = "created_at"
-    readonly_fields = ("type", "payload", "created_at")
+    readonly_fields = ("type", "payload", "created_at", "tags")
 
     def has_add_permission(self, request):
         return False

@@ -75,3 +75,26 @@ def ping() -> float:
     started = time.perf_counter()
     client().ping()
     return (time.perf_counter() - started) * 1000
+
+
+POOLS_KEY = "ops:pools"
+POOLS_TTL = 5  # s: the page and /metrics ask often; the workers answer in up to a second
+
+
+def pools(timeout: float = 1.0) -> dict[str, dict]:
+    """Queue name -> {"workers": [names], "processes": pool processes consuming it}, as the
+    workers answer (cached for POOLS_TTL seconds in Redis for every web process)."""
+    cached = client().get(POOLS_KEY)
+    if cached:
+        return json.loads(cached)
+    inspect = app.control.inspect(timeout=timeout)
+    stats = inspect.stats() or {}
+    found: dict[str, dict] = {}
+    for worker, queues in sorted((inspect.active_queues() or {}).items()):
+        size = stats.get(worker, {}).get("pool", {}).get("max-concurrency", 0)
+        for queue in queues:
+            entry = found.setdefault(queue["name"], {"workers": [], "processes": 0})
+            entry["workers"].append(worker)
+            entry["processes"] += size
+    client().set(POOLS_KEY, json.dumps(found), ex=POOLS_TTL)
+    return found

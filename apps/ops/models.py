@@ -28,6 +28,9 @@ class FailedTask(models.Model):
         max_length=255, blank=True, help_text="The worker that saw the end."
     )
     failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    tags = models.CharField(
+        max_length=500, blank=True, help_text="e.g. payment:<id> (apps/ops/tags.py)"
+    )
 
     class Meta:
         ordering = ["-failed_at", "-id"]
@@ -50,6 +53,9 @@ class AdminEvent(models.Model):
     type = models.CharField(max_length=32, choices=Type.choices, db_index=True)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    tags = models.CharField(
+        max_length=500, blank=True, help_text="e.g. payment:<id> (apps/ops/tags.py)"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -64,4 +70,5 @@ class AdminEvent(models.Model):
             "type": self.type,
             **self.payload,
             "timestamp": self.created_at.isoformat(),
+            "tags": self.tags.split(),
         }

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from apps.common.errors import ApplicationError
 from apps.ops import broker
 from apps.ops.models import AdminEvent, FailedTask
+from apps.ops.tags import stored, tags_of
 from config import queues
 from config.celery import app
 
@@ -28,7 +29,7 @@ def admin_event_emit(*, type: str, payload: dict) -> AdminEvent:
 
     The row is the record; the publish is best effort (a page that missed it reloads).
     """
-    event = AdminEvent.objects.create(type=type, payload=payload)
+    event = AdminEvent.objects.create(type=type, payload=payload, tags=stored(tags_of(payload)))
     transaction.on_commit(lambda: _publish(event))
     return event
 
@@ -69,6 +70,7 @@ def failed_task_record(
         "reason": reason,
         "hostname": hostname,
         "failed_at": timezone.now(),
+        "tags": stored(tags_of(kwargs)),
     }
     try:
         row, created = FailedTask.objects.get_or_create(task_id=task_id, defaults=fields)
@@ -192,7 +194,7 @@ def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
     return deleted
 
 
-# Every beat schedule: name -> (task, when). "when" is every N seconds, or a crontab
+# Every beat schedule: name -> (task, when[, kwargs]). "when" is every N seconds, or a crontab
 # "minute hour day-of-month month day-of-week" in the project's time zone. The expiry is
 # near the interval, so a backlog does not run one job many times (expire_seconds).
 SCHEDULES = {
@@ -203,6 +205,11 @@ SCHEDULES = {
     "commissions: disburse": ("tasks.commissions.disburse_commissions", "0 * * * *"),
     "maturation: mature balances": ("tasks.maturation.mature_balances", "30 * * * *"),
     "engagement: assign daily tasks": ("tasks.default.assign_daily_tasks", "5 0 * * *"),
+    "ops: monitor queues": ("tasks.default.monitor_queues", 60),
+    "ops: prune history": ("tasks.default.prune_history", "15 3 * * *"),
+    "reports: daily": ("tasks.default.send_report", "0 2 * * *", {"period": "day"}),
+    "reports: weekly": ("tasks.default.send_report", "0 6 * * 0", {"period": "week"}),
+    "reports: monthly": ("tasks.default.send_report", "0 7 1 * *", {"period": "month"}),
 }
 CRONTAB_EXPIRY = {"hour": 3000, "day": 6 * 3600}  # s: an hourly job, a daily one
 
@@ -212,10 +219,9 @@ def schedules_seed() -> list[str]:
     from django_celery_beat.models import PeriodicTask
 
     created = []
-    for name, (task, when) in SCHEDULES.items():
-        _, is_new = PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, **_when(when)}
-        )
+    for name, (task, when, *kwargs) in SCHEDULES.items():
+        defaults = {"task": task, "kwargs": json.dumps(kwargs[0] if kwargs else {}), **_when(when)}
+        _, is_new = PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
         if is_new:
             created.append(name)
     return created
@@ -239,5 +245,16 @@ def _when(when: int | str) -> dict:
         day_of_week=day_of_week,
         timezone=settings.TIME_ZONE,
     )
-    expiry = CRONTAB_EXPIRY["hour" if hour == "*" else "day"]
+    expiry = CRONTAB_EXPIRY["hour" if hour == "*" else "day"]  # weekly, monthly: as daily
     return {"crontab": crontab, "expire_seconds": expiry}
+
+
+def history_prune() -> int:
+    """Delete failed tasks and admin events older than HISTORY_KEEP_DAYS; how many."""
+    from django.conf import settings
+
+    before = timezone.now() - timedelta(days=settings.HISTORY_KEEP_DAYS)
+    failed, _ = FailedTask.objects.filter(failed_at__lt=before).delete()
+    events, _ = AdminEvent.objects.filter(created_at__lt=before).delete()
+    log.info("history.pruned failed_tasks=%s events=%s before=%s", failed, events, before)
+    return failed + events

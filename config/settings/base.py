@@ -127,6 +127,7 @@ LOGGING = {
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import REDIS_URL  # noqa: E402
 from config.settings.money import *  # noqa: E402, F403
+from config.settings.ops import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
 from config.settings.provisioning import *  # noqa: E402, F403
 

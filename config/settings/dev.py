@@ -36,3 +36,7 @@ FIELD_ENCRYPTION_KEYS = env.list(
 ROUTER_SIM_PORT = env.int("ROUTER_SIM_PORT", default=8728)
 ROUTER_SIM_USERNAME = env("ROUTER_SIM_USERNAME", default="api")
 ROUTER_SIM_PASSWORD = env("ROUTER_SIM_PASSWORD", default="dev-router")
+
+# Alerts to ADMINS are printed to the program's log instead of being mailed.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+ADMINS = ADMINS or [("Operator", "ops@localhost")]  # noqa: F405

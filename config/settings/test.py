@@ -31,3 +31,9 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyo
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="]
 )
+
+# Worker subprocesses mail alerts into files the tests read (pytest's own process uses
+# Django's in-memory outbox).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = str(VAR_DIR / "test-mail")
+ADMINS = [("Operator", "ops@example.com")]

@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.ops.models import AdminEvent
 from apps.ops.processes import wait_for
 from config import queues
 from config.celery import app
@@ -20,7 +21,7 @@ def no_workers(empty_queues):
 
 def monitor(*args) -> list[dict]:
     out = StringIO()
-    call_command("queue_monitor", "--timeout", "0.2", "--json", *args, stdout=out)
+    call_command("queue_monitor", "--timeout", "0.2", "--json", "--no-alert", *args, stdout=out)
     return json.loads(out.getvalue())
 
 
@@ -93,3 +94,18 @@ def test_a_broker_that_does_not_answer_is_a_clear_error():
             monitor("payments")
     finally:
         app.conf.broker_url = saved
+
+
+@pytest.mark.django_db
+def test_a_busy_queue_alerts_once_per_cool_down(redis_client, mailoutbox):
+    redis_client.delete("ops:alert:commissions")
+    publish("commissions", COMMISSIONS.alert_depth + 1)
+    for _ in range(2):
+        with pytest.raises(CommandError):
+            call_command("queue_monitor", "--timeout", "0.2", stdout=StringIO())
+    [event] = AdminEvent.objects.filter(type=AdminEvent.Type.QUEUE_BUSY)
+    assert (event.payload["queue"], event.payload["depth"]) == ("commissions", 11)
+    assert event.tags == " queue:commissions "
+    [mail] = mailoutbox
+    assert "QueueBusy: commissions" in mail.subject and mail.to == ["ops@example.com"]
+    assert 0 < redis_client.ttl("ops:alert:commissions") <= 900

@@ -3,6 +3,7 @@ import argparse
 from django.core.management.base import CommandError
 
 from apps.ops import broker
+from apps.ops.alerts import queues_alert
 from apps.ops.management.output import OpsCommand, non_negative, queue_name
 from apps.ops.selectors import queue_status_list
 
@@ -55,6 +56,11 @@ class Command(OpsCommand):
             help="Also exit 1 when a queue has no consuming worker.",
         )
         parser.add_argument(
+            "--no-alert",
+            action="store_true",
+            help="Only report: no QueueBusy event or mail for a busy queue.",
+        )
+        parser.add_argument(
             "--timeout",
             type=non_negative,
             default=1.0,
@@ -87,6 +93,8 @@ class Command(OpsCommand):
             for s in statuses
         ]
         self.emit(options, rows, COLUMNS, empty="")
+        if not options["no_alert"]:
+            queues_alert(statuses)
         alarms = [r["queue"] for r in rows if r["status"] != "ok"]
         if alarms:
             raise CommandError(f"Over threshold: {', '.join(alarms)}", returncode=1)

@@ -65,10 +65,11 @@ class Command(BaseCommand):
         connections.close_all()
 
         web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
-        flower = f"http://{environ['FLOWER_ADDRESS']}:{environ['FLOWER_PORT']}"
+        flower = f"http://{environ['FLOWER_ADDRESS']}:{environ['FLOWER_PORT']}/{settings.FLOWER_URL_PREFIX}"
         self.stdout.write(
             f"\nConveyor\n"
             f"  web      {web}/   health {web}/healthz   admin {web}/admin/\n"
+            f"  ops      {web}/admin/ops/   metrics {web}/metrics\n"
             f"  flower   {flower}/   {flower_note}\n"
             f"  redis    {redis_note}\n"
             f"  daraja   {daraja_note}\n"

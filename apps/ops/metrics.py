@@ -1,0 +1,131 @@
+"""Task and queue metrics, kept in Redis so every web process, the operations page and
+/metrics see the same figures.
+
+Workers record each run (tasks/base.py): a counter by queue, task and outcome; runtime and
+wait histograms (wait: publish, or the end of a retry's countdown, to start); per-minute
+counts per queue for throughput and failure rate; the last RECENT runtimes per queue for
+exact percentiles. Gauges (depth, oldest wait, workers, pool sizes) are read live from the
+broker and the workers when asked. Recording never fails a task: Redis errors are logged.
+"""
+
+import logging
+import time
+
+from apps.common import redis
+from apps.common.stats import percentile
+
+log = logging.getLogger("conveyor.metrics")
+
+PREFIX = "metrics"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+OUTCOMES = ("succeeded", "failed", "retried")
+RECENT = 500  # runtimes kept per queue
+MINUTES_KEPT = 120
+TICK = 10  # s: the last minute's throughput is counted in six of these
+
+
+def _bucket(seconds: float) -> str:
+    return next((_le(b) for b in BUCKETS if seconds <= b), "+Inf")
+
+
+def _le(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def task_observed(
+    *, queue: str, task: str, outcome: str | None, runtime: float | None, wait: float | None
+) -> None:
+    """Record one run: ``outcome`` counted (None: counted elsewhere), times observed."""
+    now = time.time()
+    series = f"{queue}|{task}"
+    try:
+        pipe = redis.client().pipeline(transaction=False)
+        if outcome:
+            pipe.hincrby(f"{PREFIX}:tasks", f"{series}|{outcome}", 1)
+            for span, kept in ((TICK, 2 * 60), (60, MINUTES_KEPT * 60)):
+                bucket = f"{PREFIX}:per{span}:{queue}:{int(now // span)}"
+                pipe.hincrby(bucket, outcome, 1)
+                pipe.expire(bucket, kept)
+        for kind, seconds in (("runtime", runtime), ("wait", wait)):
+            if seconds is None:
+                continue
+            key = f"{PREFIX}:{kind}:{series}"
+            pipe.hincrby(key, _bucket(seconds), 1)
+            pipe.hincrbyfloat(key, "sum", seconds)
+            pipe.hincrby(key, "count", 1)
+            pipe.sadd(f"{PREFIX}:series", series)
+        if runtime is not None:
+            pipe.lpush(f"{PREFIX}:recent:{queue}", f"{runtime:.6f}")
+            pipe.ltrim(f"{PREFIX}:recent:{queue}", 0, RECENT - 1)
+        pipe.execute()
+    except redis.REDIS_ERRORS as exc:
+        log.warning("metrics.unrecorded queue=%s task=%s error=%s", queue, task, exc)
+
+
+def counts() -> dict[tuple[str, str, str], int]:
+    """(queue, task, outcome) -> tasks finished so."""
+    raw = redis.client().hgetall(f"{PREFIX}:tasks")
+    return {tuple(k.decode().split("|")): int(v) for k, v in raw.items()}
+
+
+def histograms(kind: str) -> dict[tuple[str, str], dict]:
+    """(queue, task) -> {"buckets": [(le, cumulative count)], "sum", "count"} for ``kind``
+    (runtime or wait), in seconds."""
+    client = redis.client()
+    series = sorted(s.decode() for s in client.smembers(f"{PREFIX}:series"))
+    pipe = client.pipeline(transaction=False)
+    for name in series:
+        pipe.hgetall(f"{PREFIX}:{kind}:{name}")
+    result = {}
+    for name, raw in zip(series, pipe.execute(), strict=True):
+        if not raw:
+            continue
+        fields = {k.decode(): v for k, v in raw.items()}
+        running, buckets = 0, []
+        for le in [*map(_le, BUCKETS), "+Inf"]:
+            running += int(fields.get(le, 0))
+            buckets.append((le, running))
+        queue, task = name.split("|")
+        result[(queue, task)] = {
+            "buckets": buckets,
+            "sum": float(fields.get("sum", 0)),
+            "count": int(fields.get("count", 0)),
+        }
+    return result
+
+
+def queue_rates(queue: str) -> dict:
+    """Tasks finished in the last minute (six 10-second buckets, the current one included)
+    and the last hour (60 minute buckets, likewise), and the failure rate over that hour."""
+    now = time.time()
+    pipe = redis.client().pipeline(transaction=False)
+    ticks, minutes = int(now // TICK), int(now // 60)
+    for tick in range(ticks - 5, ticks + 1):
+        pipe.hgetall(f"{PREFIX}:per{TICK}:{queue}:{tick}")
+    for minute in range(minutes - 59, minutes + 1):
+        pipe.hgetall(f"{PREFIX}:per60:{queue}:{minute}")
+    replies = [{k.decode(): int(v) for k, v in raw.items()} for raw in pipe.execute()]
+    last_minute, last_hour = replies[:6], replies[6:]
+
+    def done(buckets: list[dict]) -> int:
+        return sum(b.get("succeeded", 0) + b.get("failed", 0) for b in buckets)
+
+    hour = done(last_hour)
+    failed = sum(b.get("failed", 0) for b in last_hour)
+    return {
+        "last_minute": done(last_minute),
+        "last_hour": hour,
+        "failure_rate": failed / hour if hour else None,
+    }
+
+
+def runtime_percentiles(queue: str) -> dict:
+    """p50 and p95 runtime in ms over the queue's last RECENT tasks (None if none ran)."""
+    values = [float(v) for v in redis.client().lrange(f"{PREFIX}:recent:{queue}", 0, -1)]
+    if not values:
+        return {"p50_ms": None, "p95_ms": None, "sample": 0}
+    return {
+        "p50_ms": percentile(values, 50) * 1000,
+        "p95_ms": percentile(values, 95) * 1000,
+        "sample": len(values),
+    }

@@ -1,0 +1,33 @@
+"""Operations: the operations page, /metrics, alerts, Flower."""
+
+from config.env import env
+
+# Where staff find Flower (runs behind this prefix: supervisor's flower program).
+FLOWER_URL_PREFIX = env("FLOWER_URL_PREFIX", default="flower")
+FLOWER_URL = env(
+    "FLOWER_URL",
+    default=f"http://{env('FLOWER_ADDRESS', default='127.0.0.1')}:"
+    f"{env('FLOWER_PORT', default='5555')}/{FLOWER_URL_PREFIX}/",
+)
+# /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>", or staff;
+# unset, only staff.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# s one live-event stream stays open before the browser reconnects (and catches up).
+EVENT_STREAM_SECONDS = env.int("EVENT_STREAM_SECONDS", default=25)
+# s between two QueueBusy alerts for the same queue.
+ALERT_COOLDOWN = env.int("ALERT_COOLDOWN", default=900)
+ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[])]  # name:email
+
+# MAIL (alerts go to ADMINS through Django's mail)
+# ------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+SERVER_EMAIL = env("SERVER_EMAIL", default="conveyor@localhost")
+
+# HOUSEKEEPING (tasks.default.prune_history, daily)
+HISTORY_KEEP_DAYS = env.int("HISTORY_KEEP_DAYS", default=30)
+EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", default="[Conveyor] ")

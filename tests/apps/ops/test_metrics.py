@@ -1,0 +1,42 @@
+"""Metrics through a real worker: N tasks in, the counters and histograms say N, and
+/metrics exports them as Prometheus text."""
+
+import pytest
+from django.test import Client
+
+from apps.ops import metrics
+from apps.ops.processes import wait_for
+from tests.apps.ops.prometheus import sample
+from tests.probes import fail, record
+
+N = 12
+
+
+@pytest.mark.django_db
+def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metrics, settings):
+    settings.METRICS_TOKEN = "scrape-me"
+    results = [record.delay(key) for _ in range(N)]
+    fail.delay(f"{key}:f", transient=False)
+    series = ("payments", "tests.probes.record")
+    wait_for(lambda: metrics.counts().get((*series, "succeeded")) == N, what="N recorded")
+    wait_for(
+        lambda: metrics.counts().get(("payments", "tests.probes.fail", "failed")) == 1,
+        what="the failure recorded",
+    )
+    assert len(results) == N
+    runtime = metrics.histograms("runtime")[series]
+    wait = metrics.histograms("wait")[series]
+    assert runtime["count"] == wait["count"] == N
+    assert runtime["buckets"][-1] == ("+Inf", N)  # cumulative: every run is under +Inf
+    assert 0 < runtime["sum"] < N * 5
+
+    text = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").content.decode()
+    labels = {"queue": "payments", "task": "tests.probes.record"}
+    assert sample(text, "conveyor_tasks_total", **labels, outcome="succeeded") == N
+    assert sample(text, "conveyor_task_runtime_seconds_count", **labels) == N
+    assert sample(text, "conveyor_task_runtime_seconds_bucket", **labels, le="+Inf") == N
+    assert sample(text, "conveyor_task_wait_seconds_count", **labels) == N
+    assert sample(text, "conveyor_queue_workers", queue="payments") == 1
+    assert sample(text, "conveyor_queue_processes", queue="payments") == 1
+    rates = metrics.queue_rates("payments")
+    assert rates["failure_rate"] is None or rates["failure_rate"] <= 1

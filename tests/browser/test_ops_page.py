@@ -1,0 +1,109 @@
+"""The operations page in a real browser: Playwright driving the system's Chromium headless
+against the live server, with real workers behind it."""
+
+import os
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from apps.ops.models import FailedTask
+from apps.ops.processes import wait_for
+from config import queues
+from tasks.default import monitor_queues
+from tests.factories import MemberFactory
+from tests.probes import fail
+from tests.workers import ProbeWorker
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "a-staff-password-1"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ops-page.png"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("REQUIRE_BROWSER"):  # CI installs it: there, missing is a failure
+            pytest.fail("Chromium is required here (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+def test_staff_watch_retry_and_edit_from_the_browser(
+    browser, live_server, tmp_path, key, redis_client, empty_queues, settings
+):
+    settings.EVENT_STREAM_SECONDS = 4  # the feed reconnects (and catches up) along the way
+    staff = MemberFactory(is_staff=True, is_superuser=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+    call_command("setup_schedules", stdout=StringIO())
+    worker = ProbeWorker(tmp_path, queue_names=["payments", "default"]).start()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{live_server.url}/admin/ops/")
+        page.fill("#id_username", staff.phone)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/ops/")
+        for name in queues.NAMES:
+            page.wait_for_selector(f'#queues tr[data-queue="{name}"]')
+
+        # An event sent from a worker reaches the live feed without a reload.
+        for _ in range(queues.policy("commissions").alert_depth + 1):
+            redis_client.lpush("commissions", b"{}")  # nobody consumes commissions here
+        redis_client.delete("ops:alert:commissions")
+        monitor_queues.delay()
+        page.wait_for_selector("#feed li:has-text('queue_busy')", timeout=20_000)
+        page.wait_for_selector('#queues tr[data-queue="commissions"] td:has-text("busy")')
+        redis_client.delete("commissions")
+
+        # A task fails for good on the worker; the page shows it; retry sends it away.
+        fail.delay(key, transient=False)
+        row = wait_for(lambda: FailedTask.objects.first(), what="the failure recorded")
+        redis_client.set(f"{key}:heal", 1)  # the retry will succeed
+        page.wait_for_selector(f'#failed tr[data-id="{row.pk}"]', timeout=15_000)
+        page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
+        if os.environ.get("SAVE_SCREENSHOT"):  # to refresh the README's picture
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.click(f'#failed tr[data-id="{row.pk}"] button[data-action="retry"]')
+        page.wait_for_selector(f'#failed tr[data-id="{row.pk}"]', state="detached")
+        wait_for(lambda: redis_client.llen(f"{key}:done") == 1, what="the retried task to run")
+
+        # A schedule edited in django-celery-beat's admin.
+        from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+        every, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
+        schedule = PeriodicTask.objects.create(
+            name="test: browser edit", task="tasks.default.monitor_queues", interval=every
+        )
+        page.goto(f"{live_server.url}/admin/django_celery_beat/periodictask/{schedule.pk}/change/")
+        page.uncheck("#id_enabled")
+        page.fill("#id_description", "paused from the browser")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        schedule.refresh_from_db()
+        assert (schedule.enabled, schedule.description) == (False, "paused from the browser")
+    finally:
+        page.close()
+        worker.stop()
