@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: install up test lint bench status logs clean
+.PHONY: install up test lint bench status logs reload clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: install
 
 status:
 	$(BIN)/supervisorctl -c supervisor/supervisord.conf status
+
+# Graceful deploy: pools finish what they hold, new code takes over (queue:restart).
+reload:
+	$(BIN)/python manage.py reload
 
 logs:
 	tail -F var/log/*.log

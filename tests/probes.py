@@ -78,3 +78,10 @@ def crash(key: str) -> None:
     """Kills its own worker child every time it runs."""
     _redis().incr(f"{key}:started")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(bind=True)
+def sleepy(self, key: str, n: int, seconds: float) -> None:
+    """Runs ``seconds``, then appends ``n`` to ``key``: a task in flight for that long."""
+    time.sleep(seconds)
+    _redis().rpush(key, n)

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
+from apps.ops.management.commands import up
 from config import queues
 from config.celery import PUBLISHED_AT, app
 from config.env import BASE_DIR
@@ -87,10 +88,15 @@ def test_every_queue_has_one_supervisor_pool_consuming_exactly_it():
         policy = queues.policy(name)
         assert section == f"program:worker-{name}"
         assert option(argv, "-n") == f"{name}@%%h"
-        assert int(option(argv, "--concurrency")) == policy.pool
+        assert option(argv, "--concurrency") == f"%(ENV_POOL_{name.upper()})s"
+        assert up.DEFAULTS[f"POOL_{name.upper()}"] == str(policy.pool)  # the table's, by default
+        assert option(argv, "--max-tasks-per-child") == "%(ENV_WORKER_MAX_TASKS_PER_CHILD)s"
+        assert option(argv, "--max-memory-per-child") == "%(ENV_WORKER_MAX_MEMORY_KB)s"
         assert option(argv, "--prefetch-multiplier") == "1"
         assert int(conf["stopwaitsecs"]) > policy.hard_limit
-        assert conf["stopasgroup"] == conf["killasgroup"] == "true"
+        # TERM to the main process alone (a warm shutdown; TERM to the children kills their
+        # tasks mid-run), KILL to the whole group once stopwaitsecs has passed.
+        assert (conf["stopasgroup"], conf["killasgroup"]) == ("false", "true")
 
 
 def test_the_workers_group_lists_every_pool():

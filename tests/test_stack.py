@@ -5,22 +5,19 @@ each queue is run by that queue's pool, Flower wants its login and lists the fiv
 and SIGINT (Ctrl-C) stops every process it started.
 """
 
-import base64
 import json
-import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
-from apps.ops.processes import free_port, wait_for
+from apps.ops.processes import wait_for
 from config import queues
 from config.env import BASE_DIR
+from tests.stacks import http, kill_stack, start_stack, status
 
 PROGRAMS = {
     "redis",
@@ -35,67 +32,9 @@ PROGRAMS = {
 
 @pytest.fixture
 def stack(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "FLOWER_BASIC_AUTH", "REDIS_URL"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.dev",
-        DJANGO_READ_DOT_ENV_FILE="false",
-        VAR_DIR=str(tmp_path / "var"),
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        DARAJA_BASE_URL=f"http://127.0.0.1:{free_port()}",
-        ROUTER_SIM_PORT=str(free_port()),
-        WEB_PORT=str(free_port()),
-        FLOWER_PORT=str(free_port()),
-    )
-    log = (tmp_path / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "up"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    process.env, process.log_path = env, tmp_path / "up.log"
+    process = start_stack(tmp_path)
     yield process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        for child in psutil.Process(process.pid).children(recursive=True):
-            child.kill()
-    log.close()
-
-
-def status(env) -> dict[str, str]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supervisor.supervisorctl",
-            "-c",
-            str(BASE_DIR / "supervisor" / "supervisord.conf"),
-            "status",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return dict(line.split()[:2] for line in result.stdout.splitlines() if line.strip())
-
-
-def http(url: str, auth: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
+    kill_stack(process)
 
 
 def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):

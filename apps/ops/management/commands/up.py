@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from apps.ops.processes import answers, redis_server_binary
+from config import queues
 from config.env import BASE_DIR, VAR_DIR, env
 
 SUPERVISOR_DIR = BASE_DIR / "supervisor"
@@ -28,6 +29,10 @@ DEFAULTS = {
     "FLOWER_ADDRESS": "127.0.0.1",
     "FLOWER_PORT": "5555",
     "LOG_LEVEL": "INFO",
+    # Each pool's processes: the queue table's unless this machine says otherwise.
+    **{f"POOL_{q.name.upper()}": str(q.pool) for q in queues.QUEUES},
+    "WORKER_MAX_TASKS_PER_CHILD": "1000",
+    "WORKER_MAX_MEMORY_KB": "256000",
 }
 
 
