@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: install up test lint bench status logs reload clean
+.PHONY: install up test lint bench status ctl logs reload clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: install
 
 status:
 	$(BIN)/supervisorctl -c supervisor/supervisord.conf status
+
+# Any supervisorctl command: make ctl ARGS="restart workers:worker-payments"
+ctl:
+	$(BIN)/supervisorctl -c supervisor/supervisord.conf $(ARGS)
 
 # Graceful deploy: pools finish what they hold, new code takes over (queue:restart).
 reload:

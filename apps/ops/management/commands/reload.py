@@ -1,10 +1,11 @@
+import os
 import subprocess
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from config import queues
-from config.env import BASE_DIR
+from config.env import BASE_DIR, VAR_DIR
 
 CONF = BASE_DIR / "supervisor" / "supervisord.conf"
 
@@ -26,7 +27,8 @@ class Command(BaseCommand):
 
     def _ctl(self, *args: str) -> None:
         command = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(CONF), *args]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        env = {**os.environ, "VAR_DIR": str(VAR_DIR)}  # supervisord.conf names its socket by it
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         self.stdout.write(result.stdout.rstrip())
         if result.returncode != 0 or "ERROR" in result.stdout:
             raise CommandError(
