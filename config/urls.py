@@ -8,8 +8,9 @@ from apps.ops.urls import ops
 from apps.ops.views import healthz
 from apps.payments.urls import api as payments_api
 from apps.payments.urls import hooks
+from apps.wallets.urls import api as wallets_api
 
-api = payments_api + accounts_api + engagement_api
+api = payments_api + accounts_api + engagement_api + wallets_api
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -12,32 +12,25 @@ def ping(self) -> str:
 
 
 @app.task(bind=True)
-def assign_daily_tasks(self, day: str = "", after_member_id: str = "0") -> int:
+def assign_daily_tasks(self, day: str = "", after_member_id: str = "0") -> int | None:
     """Beat, daily at 00:05: every active member gets the day's active tasks, chunk by chunk
     of members; past its time budget it continues in a new task from where it stopped.
     Safe to rerun: an assignment that exists is left alone."""
-    import time
-
     from django.conf import settings
     from django.utils import timezone
 
-    from apps.engagement.services import assignments_create
+    from apps.engagement.services import assignments_create_for_day
 
     day = day or timezone.localdate().isoformat()
-    deadline = time.monotonic() + self.budget()
-    after, chunks = int(after_member_id), 0
-    while True:
-        upto = assignments_create(
-            day=date.fromisoformat(day),
-            after_member_id=after,
-            members=settings.ASSIGN_CHUNK_MEMBERS,
-        )
-        if upto is None:
-            return chunks
-        after, chunks = upto, chunks + 1
-        if time.monotonic() > deadline:
-            self.delay(day=day, after_member_id=str(after))
-            return chunks
+    resume = assignments_create_for_day(
+        day=date.fromisoformat(day),
+        after_member_id=int(after_member_id),
+        members=settings.ASSIGN_CHUNK_MEMBERS,
+        budget_seconds=self.budget(),
+    )
+    if resume is not None:
+        self.delay(day=day, after_member_id=str(resume))
+    return resume
 
 
 @app.task

@@ -13,6 +13,7 @@ from apps.payments.models import Package, Payment
 from config import queues
 from config.celery import app
 from tests.factories import MemberFactory
+from tests.routers import RouterSim
 from tests.workers import ProbeWorker
 
 
@@ -71,6 +72,14 @@ def simulator(tmp_path_factory):
         "--seed",
         "7",
     ).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def router_sim(tmp_path_factory):
+    """The RouterOS simulator over TCP, for one test module."""
+    sim = RouterSim(tmp_path_factory.mktemp("routeros") / "sim.log").start()
     yield sim
     sim.stop()
 

@@ -65,6 +65,18 @@ def kill_stack(process: subprocess.Popen) -> None:
                 child.kill()
 
 
+def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """``manage.py <args>`` against the stack, as an operator would run it."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def supervisorctl(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*SUPERVISORCTL, *args], env=env, capture_output=True, text=True, check=False

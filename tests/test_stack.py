@@ -7,8 +7,6 @@ and SIGINT (Ctrl-C) stops every process it started.
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -16,8 +14,7 @@ import pytest
 
 from apps.ops.processes import wait_for
 from config import queues
-from config.env import BASE_DIR
-from tests.stacks import http, kill_stack, start_stack, status
+from tests.stacks import http, kill_stack, manage, start_stack, status
 
 PROGRAMS = {
     "redis",
@@ -51,37 +48,14 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
     code, body = http(f"{web}/healthz")
     assert code == 200 and json.loads(body)["status"] == "ok"
 
-    ping = subprocess.run(
-        [sys.executable, "manage.py", "queue_ping", "--json", "--timeout", "30"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ping = manage(env, "queue_ping", "--json", "--timeout", "30")
     assert ping.returncode == 0, ping.stdout + ping.stderr
     for row in json.loads(ping.stdout):
         assert row["worker"].startswith(f"{row['queue']}@"), row
 
     # A purchase through the whole stack: web, payments pool, the simulator calling back.
-    simulated = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "simulate_payments",
-            "--count",
-            "5",
-            "--rate",
-            "5",
-            "--timeout",
-            "60",
-            "--json",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    simulated = manage(
+        env, "simulate_payments", "--count", "5", "--rate", "5", "--timeout", "60", "--json"
     )
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
     figures = {row["measure"]: row["value"] for row in json.loads(simulated.stdout)}

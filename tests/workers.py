@@ -1,8 +1,10 @@
 """Real Celery workers in subprocesses, against the suite's Redis and test database."""
 
+import signal
 import uuid
 from pathlib import Path
 
+import psutil
 from django.db import connection
 
 from apps.ops.processes import WorkerProcess
@@ -54,3 +56,12 @@ def broker_holds(redis_client, task_id: str) -> bool:
     queued = any(task_id in m for q in queues.NAMES for m in redis_client.lrange(q, 0, -1))
     unacked = any(task_id in m for m in redis_client.hvals("unacked"))
     return queued or unacked
+
+
+def kill(worker: WorkerProcess) -> None:
+    """SIGKILL a worker's main process and its pool at once, as a crash or the OOM killer
+    would, and reap it."""
+    main = psutil.Process(worker.process.pid)
+    for process in [main, *main.children(recursive=True)]:
+        process.send_signal(signal.SIGKILL)
+    worker.process.wait()

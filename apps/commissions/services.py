@@ -6,9 +6,8 @@ from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.commissions.models import CommissionLedger, CommissionRate
+from apps.common.money import CENT
 from apps.wallets.balances import Sweep
-
-CENT = Decimal("0.01")
 
 DISBURSEMENT = Sweep(
     name="commissions.disburse",

@@ -7,6 +7,7 @@ numbered by phone, so a second run with the same N adds nothing.
 """
 
 import logging
+import math
 import random
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.engagement.models import Assignment, Task
-from apps.engagement.services import assignment_complete, assignments_create
+from apps.engagement.services import assignment_complete, assignments_create_for_day
 
 DEMO_PHONE_PREFIX = "254700"  # then six digits: up to a million demo members
 DEMO_PASSWORD = "conveyor-demo"  # noqa: S105  (set only under DEBUG, see members_seed)
@@ -76,10 +77,9 @@ def tasks_seed() -> int:
 def today_assign_and_complete(share: float, rng: random.Random) -> tuple[int, int]:
     """Assign today's tasks to everyone, then complete ``share`` of the demo members' open
     ones as their members would. (assignments made, completions)."""
-    today, after = timezone.localdate(), 0
+    today = timezone.localdate()
     before = Assignment.objects.filter(day=today).count()
-    while after is not None:
-        after = assignments_create(day=today, after_member_id=after, members=BATCH)
+    assignments_create_for_day(day=today, after_member_id=0, members=BATCH, budget_seconds=math.inf)
     made = Assignment.objects.filter(day=today).count() - before
     open_ones = Assignment.objects.filter(
         day=today,

@@ -2,6 +2,8 @@
 the upline's commissions in one transaction)."""
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection, transaction
@@ -44,10 +46,39 @@ def assignments_create(*, day: date, after_member_id: int, members: int) -> int 
     return upto
 
 
-def assignment_complete(*, assignment_id: int, member_id: int) -> Assignment | None:
+def assignments_create_for_day(
+    *, day: date, after_member_id: int, members: int, budget_seconds: float
+) -> int | None:
+    """Chunks of ``members`` members until every one has the day's tasks (None), or the
+    time budget is spent: then the member id to resume after, in a new task."""
+    deadline = time.monotonic() + budget_seconds
+    after = after_member_id
+    while (upto := assignments_create(day=day, after_member_id=after, members=members)) is not None:
+        after = upto
+        if time.monotonic() > deadline:
+            return after
+    return None
+
+
+@dataclass(frozen=True)
+class Completion:
+    assignment: Assignment
+    earning: Earning
+
+
+# Why a member cannot complete an assignment: code -> what they are told.
+REFUSALS = {
+    "not_found": "No such assignment.",
+    "completed": "This assignment is completed already.",
+    "not_today": "This assignment was for another day.",
+}
+
+
+def assignment_complete(*, assignment_id: int, member_id: int) -> Completion | None:
     """ASSIGNED -> COMPLETED, with its reward to the member's pending balance and one
     commission row per upline level, all in one transaction. None if the assignment is not
-    this member's, not today's, or done already: then nothing changes."""
+    this member's, not today's, or done already (assignment_refusal says which): then
+    nothing changes."""
     now = timezone.now()
     with transaction.atomic():
         done = Assignment.objects.filter(
@@ -60,7 +91,7 @@ def assignment_complete(*, assignment_id: int, member_id: int) -> Assignment | N
             return None
         assignment = Assignment.objects.select_related("task").get(pk=assignment_id)
         reward = assignment.task.reward
-        earning_record(
+        earning = earning_record(
             member_id=member_id,
             amount=reward,
             source_kind=Earning.Source.ASSIGNMENT,
@@ -74,4 +105,21 @@ def assignment_complete(*, assignment_id: int, member_id: int) -> Assignment | N
             base=reward,
         )
     log.info("assignment.completed id=%s member=%s reward=%s", assignment.pk, member_id, reward)
-    return assignment
+    return Completion(assignment, earning)
+
+
+def assignment_refusal(*, assignment_id: int, member_id: int) -> str | None:
+    """Why the member cannot complete this assignment now (a key of REFUSALS), or None.
+    Someone else's assignment is as unknown as a missing one."""
+    row = (
+        Assignment.objects.filter(pk=assignment_id, member_id=member_id)
+        .values("status", "day")
+        .first()
+    )
+    if row is None:
+        return "not_found"
+    if row["status"] == Assignment.Status.COMPLETED:
+        return "completed"
+    if row["day"] != timezone.localdate():
+        return "not_today"
+    return None

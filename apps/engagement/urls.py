@@ -5,5 +5,4 @@ from apps.engagement import views
 api = [
     path("assignments/", views.assignments, name="assignments"),
     path("assignments/<int:assignment_id>/complete/", views.complete, name="assignment-complete"),
-    path("wallet/", views.wallet, name="wallet"),
 ]

@@ -1,4 +1,4 @@
-"""Members' API for their daily tasks and wallet. Every view needs a bearer token."""
+"""Members' API for their daily tasks. Every view needs a bearer token."""
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -8,8 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.views import member_required
 from apps.common.http import BadRequest, json_view
 from apps.engagement.models import Assignment
-from apps.engagement.services import assignment_complete
-from apps.wallets.models import Earning, Wallet
+from apps.engagement.services import REFUSALS, assignment_complete, assignment_refusal
 
 
 def _assignment(assignment: Assignment) -> dict:
@@ -43,42 +42,17 @@ def assignments(request):
 @member_required
 def complete(request, assignment_id: int):
     """Mark one of today's tasks done: 202, its reward pending until it matures."""
-    assignment = (
-        Assignment.objects.filter(pk=assignment_id, member=request.member)
-        .select_related("task")
-        .first()
-    )
-    if assignment is None:  # someone else's is as unknown as a missing one
-        raise BadRequest("No such assignment.", status=404, code="not_found")
-    if assignment.status == Assignment.Status.COMPLETED:
-        raise BadRequest("This assignment is completed already.", status=409, code="completed")
-    if assignment.day != timezone.localdate():
-        raise BadRequest("This assignment was for another day.", status=409, code="not_today")
-    done = assignment_complete(assignment_id=assignment.pk, member_id=request.member.pk)
-    if done is None:  # completed by a concurrent request a moment ago
-        raise BadRequest("This assignment is completed already.", status=409, code="completed")
-    earning = Earning.objects.get(
-        source_kind=Earning.Source.ASSIGNMENT, source_id=str(assignment.pk)
-    )
-    body = _assignment(done)
+    done = assignment_complete(assignment_id=assignment_id, member_id=request.member.pk)
+    if done is None:
+        # "completed" also covers a concurrent request that completed it a moment ago.
+        code = assignment_refusal(assignment_id=assignment_id, member_id=request.member.pk)
+        code = code or "completed"
+        status = 404 if code == "not_found" else 409
+        raise BadRequest(REFUSALS[code], status=status, code=code)
+    body = _assignment(done.assignment)
     body["earning"] = {
-        "amount": str(earning.amount),
-        "status": earning.status,
-        "matures_at": earning.matures_at.isoformat(),
+        "amount": str(done.earning.amount),
+        "status": done.earning.status,
+        "matures_at": done.earning.matures_at.isoformat(),
     }
     return JsonResponse(body, status=202)
-
-
-@require_GET
-@json_view
-@member_required
-def wallet(request):
-    """The member's balances."""
-    found = Wallet.objects.filter(member=request.member).first() or Wallet()
-    return JsonResponse(
-        {
-            "currency": "KES",
-            "pending": str(found.pending),
-            "withdrawable": str(found.withdrawable),
-        }
-    )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.commissions.models import CommissionLedger
 from apps.common.errors import ApplicationError
+from apps.common.money import cents
 from apps.ops.models import FailedTask
 from apps.payments.models import Payment
 from apps.provisioning.models import Subscription
@@ -35,12 +36,12 @@ def report_lines(*, since, until) -> list[str]:
     failures = FailedTask.objects.filter(failed_at__gte=since, failed_at__lt=until)
     per_queue = dict(failures.values_list("queue").annotate(n=Count("pk")))
     return [
-        f"payments fulfilled: {paid['n']}, KES {paid['kes'] or 0}",
+        f"payments fulfilled: {paid['n']}, KES {cents(paid['kes'])}",
         f"payments failed: {failed.count()}",
         "subscriptions changed: "
         + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "none"),
-        f"commissions disbursed: {disbursed['n']}, KES {disbursed['kes'] or 0}",
-        f"earnings matured: {matured['n']}, KES {matured['kes'] or 0}",
+        f"commissions disbursed: {disbursed['n']}, KES {cents(disbursed['kes'])}",
+        f"earnings matured: {matured['n']}, KES {cents(matured['kes'])}",
         "failed tasks: " + (", ".join(f"{k} {v}" for k, v in sorted(per_queue.items())) or "none"),
     ]
 

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from django.db import connection
 
+from apps.common.money import cents
+
 # Each member's balances as the ledgers say they should be.
 EXPECTED = """
 SELECT member_id, SUM(pending) AS pending, SUM(withdrawable) AS withdrawable FROM (
@@ -119,8 +121,5 @@ def ledger_audit() -> Report:
             "commissions pending",
             "commissions processed",
         )
-        totals = {
-            name: Decimal(str(value)).quantize(Decimal("0.01"))
-            for name, value in zip(names, cursor.fetchone(), strict=True)
-        }
+        totals = {name: cents(value) for name, value in zip(names, cursor.fetchone(), strict=True)}
     return Report(findings, totals)

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.common.money import cents
+
 log = logging.getLogger("conveyor.wallets")
 
 # Rounded to the cent in SQL: SQLite adds decimals as floats.
@@ -112,7 +114,7 @@ class Sweep:
                 rows, total = cursor.fetchone()
                 for statement in statements[1:]:
                     cursor.execute(statement, params)
-        return rows, Decimal(str(total)).quantize(Decimal("0.01"))
+        return rows, cents(total)
 
 
 @dataclass

@@ -7,21 +7,14 @@ from librouteros import connect
 from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.query import Key, Or
 
-from tests.routers import PASSWORD, USERNAME, RouterSim
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    process = RouterSim(tmp_path_factory.mktemp("routeros") / "sim.log").start()
-    yield process
-    process.stop()
+from tests.routers import PASSWORD, USERNAME
 
 
 @pytest.fixture
-def api(sim):
-    sim.reset()
+def api(router_sim):
+    router_sim.reset()
     connection = connect(
-        "127.0.0.1", USERNAME, PASSWORD, port=sim.port, timeout=5, encoding="utf-8"
+        "127.0.0.1", USERNAME, PASSWORD, port=router_sim.port, timeout=5, encoding="utf-8"
     )
     yield connection
     connection.close()
@@ -31,9 +24,9 @@ def users(api):
     return api.path("ip", "hotspot", "user")
 
 
-def test_a_bad_login_is_a_trap(sim):
+def test_a_bad_login_is_a_trap(router_sim):
     with pytest.raises(TrapError, match=r"invalid user name or password \(6\)"):
-        connect("127.0.0.1", USERNAME, "wrong", port=sim.port, timeout=5)
+        connect("127.0.0.1", USERNAME, "wrong", port=router_sim.port, timeout=5)
 
 
 def test_users_can_be_added_printed_set_and_removed(api):
@@ -93,8 +86,8 @@ def test_words_across_the_length_encoding_boundaries(api, length):
     assert row["comment"] == comment
 
 
-def test_active_sessions_are_listed_and_kicked(api, sim):
-    session_id = sim.login_user("hsactive")
+def test_active_sessions_are_listed_and_kicked(api, router_sim):
+    session_id = router_sim.login_user("hsactive")
     active = api.path("ip", "hotspot", "active")
     [row] = active.select(Key(".id"), Key("user")).where(Key("user") == "hsactive")
     assert row == {".id": session_id, "user": "hsactive"}
@@ -119,23 +112,23 @@ def test_tags_are_echoed_and_quit_is_fatal(api):
         tuple(api("/quit"))
 
 
-def test_fault_knobs(sim, api):
-    sim.knobs(trap_next=1)
+def test_fault_knobs(router_sim, api):
+    router_sim.knobs(trap_next=1)
     with pytest.raises(TrapError, match="simulated fault"):
         list(users(api))
     assert list(users(api)) == []
 
-    sim.knobs(refuse_next=1)
+    router_sim.knobs(refuse_next=1)
     with pytest.raises((ConnectionClosed, OSError)):
-        connect("127.0.0.1", USERNAME, PASSWORD, port=sim.port, timeout=5)
+        connect("127.0.0.1", USERNAME, PASSWORD, port=router_sim.port, timeout=5)
 
-    sim.knobs(drop_next=1)
+    router_sim.knobs(drop_next=1)
     with pytest.raises((ConnectionClosed, socket.timeout, OSError)):
         list(users(api))
 
-    sim.knobs(down=True)
+    router_sim.knobs(down=True)
     try:
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", sim.port), timeout=2)
+            socket.create_connection(("127.0.0.1", router_sim.port), timeout=2)
     finally:
-        sim.knobs(down=False)
+        router_sim.knobs(down=False)

@@ -3,9 +3,7 @@ finished by the next, totals exact. PostgreSQL (CI's first pass), as production 
 
 import random
 import re
-import signal
 
-import psutil
 import pytest
 from django.db import connection
 from django.db.models import Sum
@@ -19,7 +17,7 @@ from apps.wallets import synthetic
 from apps.wallets.audit import ledger_audit
 from apps.wallets.models import Wallet
 from tasks.commissions import disburse_commissions
-from tests.workers import ProbeWorker
+from tests.workers import ProbeWorker, kill
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -82,10 +80,7 @@ def test_a_worker_killed_mid_disbursement_is_finished_by_the_next_run(tmp_path, 
         timeout=120,
         what="the run to be under way",
     )
-    main = psutil.Process(worker.process.pid)
-    for process in [main, *main.children(recursive=True)]:
-        process.send_signal(signal.SIGKILL)
-    worker.process.wait()
+    kill(worker)
     left = CommissionLedger.objects.filter(status="pending").count()
     assert 0 < left < 200_000, left  # killed with work left over
     assert ledger_audit().ok  # the chunk in flight rolled back whole

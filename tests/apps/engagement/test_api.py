@@ -52,11 +52,12 @@ def test_sign_in_gives_a_token_that_opens_the_api(client, member):
 @pytest.mark.parametrize(
     "body",
     [
-        {"phone": "0712345678", "password": "wrong"},
-        {"phone": "0799999999", "password": PASSWORD},
+        lambda member: {"phone": member.phone, "password": "wrong"},  # a member, wrong password
+        lambda member: {"phone": "0799999999", "password": PASSWORD},  # nobody's phone
     ],
 )
 def test_wrong_credentials_are_401_alike(client, member, body):
+    body = body(member)
     response = client.post("/api/auth/token/", json.dumps(body), content_type="application/json")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_credentials"

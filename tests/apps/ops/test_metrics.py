@@ -40,3 +40,8 @@ def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metri
     assert sample(text, "conveyor_queue_processes", queue="payments") == 1
     rates = metrics.queue_rates("payments")
     assert rates["failure_rate"] is None or rates["failure_rate"] <= 1
+    # N successes and one failure, all within the last minute (the test takes seconds).
+    assert (rates["last_minute"], rates["last_hour"]) == (N + 1, N + 1)
+    assert rates["failure_rate"] == pytest.approx(1 / (N + 1))
+    percentiles = metrics.runtime_percentiles("payments")
+    assert percentiles["sample"] == N + 1 and 0 < percentiles["p50_ms"] <= percentiles["p95_ms"]

@@ -1,6 +1,4 @@
 import json
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -8,14 +6,11 @@ from apps.payments.models import Package, Payment, StkRequest
 
 
 @pytest.fixture
-def package(db) -> Package:
-    return Package.objects.create(
-        code="1h",
-        name="Normal 1 Hour",
-        price=Decimal("50"),
-        duration=timedelta(hours=1),
-        rate_limit="2M/2M",
-    )
+def package(package) -> Package:
+    """The suite's package, without a data cap: payments never look at one."""
+    package.data_cap_bytes = None
+    package.save(update_fields=["data_cap_bytes"])
+    return package
 
 
 @pytest.fixture

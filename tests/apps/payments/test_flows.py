@@ -2,13 +2,11 @@
 pool, Redis, and the Daraja simulator calling back over HTTP."""
 
 import json
-import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import psutil
 import pytest
 import redis
 import requests
@@ -18,7 +16,7 @@ from apps.ops.models import AdminEvent
 from apps.ops.processes import wait_for
 from apps.payments.models import Package, Payment, StkRequest, Suspense
 from tasks.payments import reconcile_payments
-from tests.workers import ProbeWorker
+from tests.workers import ProbeWorker, kill
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -204,17 +202,12 @@ def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
 ):
     knobs(outcomes={"0": 1})
 
-    def kill_the_pool():
-        main = psutil.Process(stack.process.pid)
-        for process in [main, *main.children(recursive=True)]:
-            process.send_signal(signal.SIGKILL)
-
     ids = burst(
         live_server.url,
         200,
         "200",
         lambda: Payment.objects.filter(status="fulfilled").count() >= 30,
-        kill_the_pool,
+        lambda: kill(stack),
     )
     replacement = ProbeWorker(
         tmp_path, queue_names=["payments"], concurrency=4, env=worker_env(simulator, live_server)

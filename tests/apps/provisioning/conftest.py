@@ -1,14 +1,7 @@
 import pytest
 
 from apps.provisioning.models import Router
-from tests.routers import PASSWORD, USERNAME, RouterSim
-
-
-@pytest.fixture(scope="module")
-def router_sim(tmp_path_factory):
-    sim = RouterSim(tmp_path_factory.mktemp("routeros") / "sim.log").start()
-    yield sim
-    sim.stop()
+from tests.routers import PASSWORD, USERNAME
 
 
 @pytest.fixture

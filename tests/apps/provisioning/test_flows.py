@@ -1,11 +1,9 @@
 """Provisioning end to end through the queues: real workers, the Daraja and RouterOS
 simulators over their protocols, the web tier over HTTP."""
 
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psutil
 import pytest
 import requests
 from django.core.management import call_command
@@ -17,7 +15,7 @@ from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
 from config import queues
 from tasks.provisioning import provision_subscription, reconcile_subscriptions
-from tests.workers import BACKOFF_SCALE, ProbeWorker, broker_holds
+from tests.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, kill
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +59,7 @@ def test_a_purchase_ends_with_a_user_on_the_router_and_in_radius(
     tmp_path, live_server, simulator, router, router_sim, settings, package, empty_queues
 ):
     settings.PURCHASE_RATE_EXEMPT_IPS = ["127.0.0.1"]
+    settings.PURCHASE_RATE_PER_PHONE = "100/60"  # other tests may have bought with this phone
     requests.post(f"{simulator.url}/simulator/config", json={"outcomes": {"0": 1}}, timeout=5)
     worker = start_worker(
         tmp_path,
@@ -151,10 +150,7 @@ def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
         timeout=60,
         what="the burst to be under way",
     )
-    main = psutil.Process(worker.process.pid)
-    for process in [main, *main.children(recursive=True)]:
-        process.send_signal(signal.SIGKILL)
-    worker.process.wait()
+    kill(worker)
 
     replacement = start_worker(tmp_path, ["provisioning"])
     try:

@@ -1,0 +1,23 @@
+"""Members' API for their wallet (a bearer token, as every members' view)."""
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from apps.accounts.views import member_required
+from apps.common.http import json_view
+from apps.wallets.models import Wallet
+
+
+@require_GET
+@json_view
+@member_required
+def wallet(request):
+    """The member's balances."""
+    found = Wallet.objects.filter(member=request.member).first() or Wallet()
+    return JsonResponse(
+        {
+            "currency": "KES",
+            "pending": str(found.pending),
+            "withdrawable": str(found.withdrawable),
+        }
+    )
