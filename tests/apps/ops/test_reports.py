@@ -16,6 +16,14 @@ from tests.factories import FailedTaskFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def no_history():
+    """Workers of earlier tests commit their failures outside any test's transaction."""
+    FailedTask.objects.all().delete()
+    AdminEvent.objects.all().delete()
+    Payment.objects.all().delete()
+
+
 def test_the_daily_report_counts_the_day_and_mails_admins(package, mailoutbox):
     now = timezone.now()
     for n, age in enumerate((timedelta(0), timedelta(hours=2), timedelta(days=2))):
