@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
-    from apps.ops.processes import LocalRedis
+    from devstack.processes import LocalRedis
 
     server = LocalRedis(workdir / "redis").start()
     database = bench_database(workdir)
@@ -64,9 +64,9 @@ def main() -> None:
 def _queue_overhead(args, workdir: Path, server) -> list[dict]:
     import redis
 
-    from apps.ops.processes import WorkerProcess
     from bench import queue_overhead
     from config import queues
+    from devstack.processes import WorkerProcess
 
     worker = WorkerProcess(
         "bench@conveyor",

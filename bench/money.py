@@ -19,12 +19,12 @@ from django.utils import timezone
 from apps.accounts.models import Member
 from apps.commissions.models import CommissionLedger
 from apps.commissions.services import DISBURSEMENT
-from apps.engagement.demo import members_seed
-from apps.wallets import synthetic
+from apps.demo.seed import members_seed
 from apps.wallets.audit import ledger_audit
 from apps.wallets.balances import Sweep, sweep
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION
+from devstack import synthetic
 
 SAMPLE = 5_000
 

@@ -16,9 +16,9 @@ import uuid
 import requests
 
 from apps.common.stats import percentile
-from apps.ops.processes import wait_for
 from apps.payments.models import Package, Payment, StkRequest
 from bench import http_load
+from devstack.processes import wait_for
 
 
 def _waiting_payments(count: int, tag: str) -> list[tuple[str, bytes]]:

@@ -10,11 +10,11 @@ import uuid
 from django.db import transaction
 
 from apps.accounts.services import member_get_or_create_by_phone
-from apps.ops.processes import wait_for
 from apps.payments.models import Package, Payment
 from apps.provisioning.models import Subscription
 from apps.provisioning.services import subscription_create_for_payment
 from config.celery import app
+from devstack.processes import wait_for
 
 TASK = "tasks.provisioning.provision_subscription"
 

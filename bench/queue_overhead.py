@@ -9,9 +9,9 @@ import statistics
 import time
 import uuid
 
-from apps.ops.processes import WorkerProcess
 from config import queues
 from config.celery import app
+from devstack.processes import WorkerProcess
 
 QUEUE = queues.DEFAULT
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from apps.ops.processes import free_port, wait_for
 from config.env import BASE_DIR
+from devstack.processes import free_port, wait_for
 
 
 class Stack:

@@ -159,6 +159,13 @@ class Task(CeleryTask):
 
         return self.soft_time_limit * settings.TASK_BUDGET_SHARE
 
+    def continue_with(self, remaining: dict | None) -> None:
+        """Long work continues one way: the service does a bounded amount of work and returns
+        what is left (the keyword arguments of the next run), or None when it is done; the
+        task sends the rest as a new message, so no run outlives its queue's limits."""
+        if remaining is not None:
+            self.apply_async(kwargs=remaining)
+
     def final_failure(self, exc: BaseException, args: tuple, kwargs: dict) -> None:
         """Called once a failure is final and recorded; a task passes ``final_failure=`` to
         mark its domain row (HackSoft's ``on_failure`` service). Runs in the worker."""

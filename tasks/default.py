@@ -55,6 +55,6 @@ def prune_history() -> int:
 def send_report(period: str = "day") -> str:
     """Beat, daily at 02:00, weekly on Sunday at 06:00, monthly on the 1st at 07:00: what the
     last period moved, mailed to ADMINS. Read only."""
-    from apps.ops.reports import report_send
+    from apps.reports.services import report_send
 
     return report_send(period=period)

@@ -8,13 +8,13 @@ import redis
 from django.conf import settings
 
 from apps.accounts.services import member_get_or_create_by_phone
-from apps.ops.processes import ServerProcess
 from apps.payments.models import Package, Payment
 from config import queues
 from config.celery import app
-from tests.factories import MemberFactory
-from tests.routers import RouterSim
-from tests.workers import ProbeWorker
+from devstack.processes import ServerProcess
+from tests.support.factories import MemberFactory
+from tests.support.routers import RouterSim
+from tests.support.workers import ProbeWorker
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from apps.ops.processes import wait_for
 from config import queues
-from tests.stacks import http, kill_stack, manage, start_stack, status
+from devstack.processes import wait_for
+from tests.support.stacks import http, kill_stack, manage, start_stack, status
 
 PROGRAMS = {
     "redis",

@@ -14,11 +14,11 @@ import psutil
 import pytest
 import redis
 
-from apps.ops.processes import wait_for
 from config import queues
 from config.celery import app
 from config.env import BASE_DIR
-from tests.stacks import kill_stack, start_stack, status, supervisorctl
+from devstack.processes import wait_for
+from tests.support.stacks import kill_stack, start_stack, status, supervisorctl
 
 POOLS = {f"workers:worker-{n}" for n in queues.NAMES}
 PAYMENTS = "workers:worker-payments"
@@ -28,7 +28,7 @@ PAYMENTS = "workers:worker-payments"
 def stack(tmp_path_factory):
     process = start_stack(
         tmp_path_factory.mktemp("supervised"),
-        WORKER_EXTRA_IMPORTS="tests.probes",
+        WORKER_EXTRA_IMPORTS="tests.support.probes",
         BROKER_VISIBILITY_TIMEOUT="8",  # what a killed pool held comes back within the test
         DEMO_MEMBERS="0",
     )
@@ -61,7 +61,7 @@ def running(env) -> set[str]:
 
 def send(key: str, numbers, seconds: float) -> None:
     for n in numbers:
-        app.send_task("tests.probes.sleepy", args=[key, n, seconds], queue="payments")
+        app.send_task("tests.support.probes.sleepy", args=[key, n, seconds], queue="payments")
 
 
 def done(broker, key: str) -> Counter:

@@ -4,7 +4,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from apps.common import redis
+from apps.common import redis_client
 
 log = logging.getLogger("conveyor.ratelimit")
 
@@ -33,11 +33,11 @@ def hit(scope: str, key: str, rate: Rate) -> int | None:
     window = int(now // rate.seconds)
     name = f"ratelimit:{scope}:{key}:{window}"
     try:
-        pipe = redis.client().pipeline()
+        pipe = redis_client.client().pipeline()
         pipe.incr(name)
         pipe.expire(name, rate.seconds + 1)
         count, _ = pipe.execute()
-    except redis.REDIS_ERRORS:
+    except redis_client.REDIS_ERRORS:
         log.warning("ratelimit.unavailable scope=%s", scope, exc_info=True)
         return None
     if count <= rate.count:

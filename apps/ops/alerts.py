@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.core.mail import mail_admins
 
-from apps.common import redis
+from apps.common import redis_client
 from apps.ops.models import AdminEvent
 from apps.ops.selectors import QueueStatus
 from apps.ops.services import admin_event_emit
@@ -21,7 +21,7 @@ def queues_alert(statuses: list[QueueStatus]) -> list[str]:
     for status in statuses:
         if not status.busy:
             continue
-        fresh = redis.client().set(
+        fresh = redis_client.client().set(
             f"ops:alert:{status.name}", 1, nx=True, ex=settings.ALERT_COOLDOWN
         )
         if not fresh:

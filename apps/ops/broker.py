@@ -9,8 +9,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from apps.common.redis import REDIS_ERRORS as BROKER_ERRORS
-from apps.common.redis import client
+from apps.common.redis_client import REDIS_ERRORS as BROKER_ERRORS
+from apps.common.redis_client import client
 from config.celery import PUBLISHED_AT, app
 
 __all__ = ["BROKER_ERRORS", "Backlog", "backlogs", "client", "consumers", "ping"]

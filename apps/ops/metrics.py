@@ -11,7 +11,7 @@ broker and the workers when asked. Recording never fails a task: Redis errors ar
 import logging
 import time
 
-from apps.common import redis
+from apps.common import redis_client
 from apps.common.stats import percentile
 
 log = logging.getLogger("conveyor.metrics")
@@ -39,7 +39,7 @@ def task_observed(
     now = time.time()
     series = f"{queue}|{task}"
     try:
-        pipe = redis.client().pipeline(transaction=False)
+        pipe = redis_client.client().pipeline(transaction=False)
         if outcome:
             pipe.hincrby(f"{PREFIX}:tasks", f"{series}|{outcome}", 1)
             for span, kept in ((TICK, 2 * 60), (60, MINUTES_KEPT * 60)):
@@ -58,20 +58,20 @@ def task_observed(
             pipe.lpush(f"{PREFIX}:recent:{queue}", f"{runtime:.6f}")
             pipe.ltrim(f"{PREFIX}:recent:{queue}", 0, RECENT - 1)
         pipe.execute()
-    except redis.REDIS_ERRORS as exc:
+    except redis_client.REDIS_ERRORS as exc:
         log.warning("metrics.unrecorded queue=%s task=%s error=%s", queue, task, exc)
 
 
 def counts() -> dict[tuple[str, str, str], int]:
     """(queue, task, outcome) -> tasks finished so."""
-    raw = redis.client().hgetall(f"{PREFIX}:tasks")
+    raw = redis_client.client().hgetall(f"{PREFIX}:tasks")
     return {tuple(k.decode().split("|")): int(v) for k, v in raw.items()}
 
 
 def histograms(kind: str) -> dict[tuple[str, str], dict]:
     """(queue, task) -> {"buckets": [(le, cumulative count)], "sum", "count"} for ``kind``
     (runtime or wait), in seconds."""
-    client = redis.client()
+    client = redis_client.client()
     series = sorted(s.decode() for s in client.smembers(f"{PREFIX}:series"))
     pipe = client.pipeline(transaction=False)
     for name in series:
@@ -98,7 +98,7 @@ def queue_rates(queue: str) -> dict:
     """Tasks finished in the last minute (six 10-second buckets, the current one included)
     and the last hour (60 minute buckets, likewise), and the failure rate over that hour."""
     now = time.time()
-    pipe = redis.client().pipeline(transaction=False)
+    pipe = redis_client.client().pipeline(transaction=False)
     ticks, minutes = int(now // TICK), int(now // 60)
     for tick in range(ticks - 5, ticks + 1):
         pipe.hgetall(f"{PREFIX}:per{TICK}:{queue}:{tick}")
@@ -121,7 +121,7 @@ def queue_rates(queue: str) -> dict:
 
 def runtime_percentiles(queue: str) -> dict:
     """p50 and p95 runtime in ms over the queue's last RECENT tasks (None if none ran)."""
-    values = [float(v) for v in redis.client().lrange(f"{PREFIX}:recent:{queue}", 0, -1)]
+    values = [float(v) for v in redis_client.client().lrange(f"{PREFIX}:recent:{queue}", 0, -1)]
     if not values:
         return {"p50_ms": None, "p95_ms": None, "sample": 0}
     return {

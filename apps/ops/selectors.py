@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.ops import broker
 from apps.ops.models import FailedTask
@@ -18,6 +18,12 @@ def failed_task_list(*, queue: str | None = None) -> QuerySet[FailedTask]:
     """Failed tasks, newest first."""
     rows = FailedTask.objects.all()
     return rows.filter(queue=queue) if queue else rows
+
+
+def failed_tasks_summary(*, since, until) -> dict[str, int]:
+    """Tasks that failed for good in [since, until), per queue."""
+    rows = FailedTask.objects.filter(failed_at__gte=since, failed_at__lt=until)
+    return dict(rows.values_list("queue").annotate(n=Count("pk")).order_by())
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from apps.common.errors import ApplicationError
 from apps.ops import broker
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.tags import stored, tags_of
-from config import queues
+from config import queues, schedules
 from config.celery import app
 
 log = logging.getLogger("conveyor.ops")
@@ -194,32 +194,12 @@ def failed_tasks_flush(*, older_than_hours: float | None = None) -> int:
     return deleted
 
 
-# Every beat schedule: name -> (task, when[, kwargs]). "when" is every N seconds, or a crontab
-# "minute hour day-of-month month day-of-week" in the project's time zone. The expiry is
-# near the interval, so a backlog does not run one job many times (expire_seconds).
-SCHEDULES = {
-    "payments: reconcile": ("tasks.payments.reconcile_payments", 60),
-    "provisioning: reconcile": ("tasks.provisioning.reconcile_subscriptions", 60),
-    "provisioning: expire subscriptions": ("tasks.provisioning.expire_subscriptions", 300),
-    "provisioning: check routers": ("tasks.provisioning.check_routers", 60),
-    "commissions: disburse": ("tasks.commissions.disburse_commissions", "0 * * * *"),
-    "maturation: mature balances": ("tasks.maturation.mature_balances", "30 * * * *"),
-    "engagement: assign daily tasks": ("tasks.default.assign_daily_tasks", "5 0 * * *"),
-    "ops: monitor queues": ("tasks.default.monitor_queues", 60),
-    "ops: prune history": ("tasks.default.prune_history", "15 3 * * *"),
-    "reports: daily": ("tasks.default.send_report", "0 2 * * *", {"period": "day"}),
-    "reports: weekly": ("tasks.default.send_report", "0 6 * * 0", {"period": "week"}),
-    "reports: monthly": ("tasks.default.send_report", "0 7 1 * *", {"period": "month"}),
-}
-CRONTAB_EXPIRY = {"hour": 3000, "day": 6 * 3600}  # s: an hourly job, a daily one
-
-
 def schedules_seed() -> list[str]:
     """Create the schedules that are missing; never overwrite what staff edited in admin."""
     from django_celery_beat.models import PeriodicTask
 
     created = []
-    for name, (task, when, *kwargs) in SCHEDULES.items():
+    for name, (task, when, *kwargs) in schedules.SCHEDULES.items():
         defaults = {"task": task, "kwargs": json.dumps(kwargs[0] if kwargs else {}), **_when(when)}
         _, is_new = PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
         if is_new:
@@ -245,7 +225,7 @@ def _when(when: int | str) -> dict:
         day_of_week=day_of_week,
         timezone=settings.TIME_ZONE,
     )
-    expiry = CRONTAB_EXPIRY["hour" if hour == "*" else "day"]  # weekly, monthly: as daily
+    expiry = schedules.CRONTAB_EXPIRY["hour" if hour == "*" else "day"]  # weekly, monthly: as daily
     return {"crontab": crontab, "expire_seconds": expiry}
 
 

@@ -2,8 +2,9 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
+from apps.common.money import cents
 from apps.payments.models import Package, Payment
 
 
@@ -46,3 +47,18 @@ def payment_state(payment: Payment) -> dict:
                 username=subscription.username, password=subscription.password
             )
     return state
+
+
+def payments_summary(*, since, until) -> dict:
+    """Payments fulfilled in [since, until) and their total; payments failed in it."""
+    fulfilled = Payment.objects.filter(fulfilled_at__gte=since, fulfilled_at__lt=until).aggregate(
+        n=Count("pk"), total=Sum("amount")
+    )
+    failed = Payment.objects.filter(
+        status=Payment.Status.FAILED, updated_at__gte=since, updated_at__lt=until
+    ).count()
+    return {
+        "fulfilled": fulfilled["n"],
+        "fulfilled_total": cents(fulfilled["total"]),
+        "failed": failed,
+    }

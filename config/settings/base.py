@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.wallets",
     "apps.commissions",
     "apps.engagement",
+    "apps.demo",
 ]
 
 # AUTHENTICATION

@@ -38,7 +38,7 @@ CELERY_TASK_DEFAULT_ROUTING_KEY = queues.DEFAULT
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 # Explicit, because autodiscovery only looks inside Django apps.
 CELERY_IMPORTS = tuple(f"tasks.{q.name}" for q in queues.QUEUES)
-# Task modules beyond tasks/ that workers load (the supervisor tests add tests.probes).
+# Task modules beyond tasks/ that workers load (the supervisor tests add tests.support.probes).
 CELERY_IMPORTS += tuple(env.list("WORKER_EXTRA_IMPORTS", default=[]))
 
 # JSON only: pickle is remote code execution for anyone who can write to Redis.

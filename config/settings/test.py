@@ -19,7 +19,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 # The probe tasks the tests send through real workers; they follow the payments policy.
-CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "tests.probes.*": {"queue": "payments"}}
+CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "tests.support.probes.*": {"queue": "payments"}}
 
 # Daraja: the tests that need it start simulators/daraja.py and pass its address to the
 # workers through DARAJA_BASE_URL; the credentials below are the simulator's too.

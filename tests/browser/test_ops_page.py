@@ -10,12 +10,12 @@ import pytest
 from django.core.management import call_command
 
 from apps.ops.models import FailedTask
-from apps.ops.processes import wait_for
 from config import queues
+from devstack.processes import wait_for
 from tasks.default import monitor_queues
-from tests.factories import MemberFactory
-from tests.probes import fail
-from tests.workers import ProbeWorker
+from tests.support.factories import MemberFactory
+from tests.support.probes import fail
+from tests.support.workers import ProbeWorker
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

@@ -7,7 +7,7 @@ from librouteros import connect
 from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.query import Key, Or
 
-from tests.routers import PASSWORD, USERNAME
+from tests.support.routers import PASSWORD, USERNAME
 
 
 @pytest.fixture

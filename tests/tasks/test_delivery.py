@@ -1,6 +1,6 @@
 """The shared Task class under a real prefork worker: retries, backoff, failures, crashes.
 
-The worker's backoff is the queue table's scaled by tests.workers.BACKOFF_SCALE; the
+The worker's backoff is the queue table's scaled by tests.support.workers.BACKOFF_SCALE; the
 probes route to payments (3 attempts, backoff 10 s then 30 s, scaled to 0.5 s then 1.5 s).
 """
 
@@ -13,10 +13,10 @@ import pytest
 from django.core.management import call_command
 
 from apps.ops.models import FailedTask
-from apps.ops.processes import wait_for
 from config import queues
-from tests import probes
-from tests.workers import BACKOFF_SCALE, broker_holds
+from devstack.processes import wait_for
+from tests.support import probes
+from tests.support.workers import BACKOFF_SCALE, broker_holds
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def test_a_transient_failure_is_retried_with_backoff_then_recorded(worker, redis
         assert base <= gap <= base * (1 + queues.BACKOFF_JITTER) + 1.0, (retry, gap)
 
     assert row.queue == "payments"
-    assert row.task_name == "tests.probes.fail"
+    assert row.task_name == "tests.support.probes.fail"
     assert row.args == [key]
     assert row.reason == FailedTask.Reason.EXHAUSTED
     assert row.exception_type == "apps.common.errors.TransientError"
@@ -134,7 +134,7 @@ def test_a_pickled_message_is_refused_and_never_executed(worker, redis_client, k
     from config.celery import app
 
     app.send_task(
-        "tests.probes.record",
+        "tests.support.probes.record",
         args=[key, Exploit(str(marker))],
         queue="payments",
         serializer="pickle",

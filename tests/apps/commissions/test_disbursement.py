@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.commissions.models import CommissionLedger
-from apps.engagement.demo import members_seed
-from apps.ops.processes import wait_for
-from apps.wallets import synthetic
+from apps.demo.seed import members_seed
 from apps.wallets.audit import ledger_audit
 from apps.wallets.models import Wallet
+from devstack import synthetic
+from devstack.processes import wait_for
 from tasks.commissions import disburse_commissions
-from tests.workers import ProbeWorker, kill
+from tests.support.workers import ProbeWorker, kill
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

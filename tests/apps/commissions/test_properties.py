@@ -21,7 +21,7 @@ from apps.wallets.audit import ledger_audit
 from apps.wallets.balances import sweep
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION
-from tests.factories import MemberFactory
+from tests.support.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from apps.commissions.models import CommissionLedger, CommissionRate
 from apps.commissions.services import commission_amount, commissions_record
 from apps.payments.services import payment_fulfil
-from tests.factories import MemberFactory
+from tests.support.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from apps.accounts.tokens import token_issue
 from apps.commissions.models import CommissionLedger
 from apps.engagement.models import Assignment, Task
 from apps.wallets.models import Earning, Wallet
-from tests.factories import MemberFactory
+from tests.support.factories import MemberFactory
 
 PASSWORD = "a-long-member-password"
 

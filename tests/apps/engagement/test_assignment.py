@@ -10,13 +10,13 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.accounts.models import Member
-from apps.engagement.demo import members_seed
+from apps.demo.seed import members_seed
 from apps.engagement.models import Assignment, Task
 from apps.engagement.services import assignments_create
-from apps.ops.processes import wait_for
+from devstack.processes import wait_for
 from tasks.default import assign_daily_tasks
-from tests.factories import MemberFactory
-from tests.workers import ProbeWorker
+from tests.support.factories import MemberFactory
+from tests.support.workers import ProbeWorker
 
 
 @pytest.fixture

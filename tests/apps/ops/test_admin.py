@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-import tests.probes  # noqa: F401  (registers the probe tasks in this process)
+import tests.support.probes  # noqa: F401  (registers the probe tasks in this process)
 from apps.ops.models import FailedTask
-from tests.factories import FailedTaskFactory
+from tests.support.factories import FailedTaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from apps.ops.models import AdminEvent
-from apps.ops.processes import wait_for
 from apps.ops.services import ADMIN_CHANNEL, admin_event_emit
+from devstack.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from apps.ops.processes import wait_for
-from tests.workers import ProbeWorker, database_url
+from devstack.processes import wait_for
+from tests.support.workers import ProbeWorker, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ def test_a_one_second_schedule_row_runs_on_a_worker(tmp_path, key, redis_client,
     every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(
         name="test: record every second",
-        task="tests.probes.record",
+        task="tests.support.probes.record",
         interval=every,
         args=json.dumps([key]),
     )

@@ -12,7 +12,7 @@ from django.test import Client
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.services import admin_event_emit
 from config import queues
-from tests.factories import FailedTaskFactory, MemberFactory
+from tests.support.factories import FailedTaskFactory, MemberFactory
 
 URLS = ["/admin/ops/data/", "/admin/ops/events/"]
 

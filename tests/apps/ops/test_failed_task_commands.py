@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-import tests.probes  # noqa: F401  (registers the probe tasks in this process)
+import tests.support.probes  # noqa: F401  (registers the probe tasks in this process)
 from apps.ops.models import FailedTask
-from tests.factories import FailedTaskFactory
+from tests.support.factories import FailedTaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_queue_retry_publishes_on_the_rows_queue_and_deletes_it(redis_client, em
     out = run("queue_retry", str(row.pk))
     assert not FailedTask.objects.filter(pk=row.pk).exists()
     [message] = queued(redis_client, "provisioning")
-    assert message["headers"]["task"] == "tests.probes.record"
+    assert message["headers"]["task"] == "tests.support.probes.record"
     assert message["headers"]["id"] in out
     assert json.loads(base64.b64decode(message["body"]))[0] == ["probe:a"]
 

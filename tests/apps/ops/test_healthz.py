@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from apps.ops.processes import LocalRedis
+from devstack.processes import LocalRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,9 +5,9 @@ import pytest
 from django.test import Client
 
 from apps.ops import metrics
-from apps.ops.processes import wait_for
-from tests.apps.ops.prometheus import sample
-from tests.probes import fail, record
+from devstack.processes import wait_for
+from tests.support.probes import fail, record
+from tests.support.prometheus import sample
 
 N = 12
 
@@ -17,10 +17,10 @@ def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metri
     settings.METRICS_TOKEN = "scrape-me"
     results = [record.delay(key) for _ in range(N)]
     fail.delay(f"{key}:f", transient=False)
-    series = ("payments", "tests.probes.record")
+    series = ("payments", "tests.support.probes.record")
     wait_for(lambda: metrics.counts().get((*series, "succeeded")) == N, what="N recorded")
     wait_for(
-        lambda: metrics.counts().get(("payments", "tests.probes.fail", "failed")) == 1,
+        lambda: metrics.counts().get(("payments", "tests.support.probes.fail", "failed")) == 1,
         what="the failure recorded",
     )
     assert len(results) == N
@@ -31,7 +31,7 @@ def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metri
     assert 0 < runtime["sum"] < N * 5
 
     text = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").content.decode()
-    labels = {"queue": "payments", "task": "tests.probes.record"}
+    labels = {"queue": "payments", "task": "tests.support.probes.record"}
     assert sample(text, "conveyor_tasks_total", **labels, outcome="succeeded") == N
     assert sample(text, "conveyor_task_runtime_seconds_count", **labels) == N
     assert sample(text, "conveyor_task_runtime_seconds_bucket", **labels, le="+Inf") == N

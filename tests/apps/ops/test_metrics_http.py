@@ -4,9 +4,9 @@ strangers are refused."""
 import pytest
 from django.test import Client
 
-from tests.apps.ops.prometheus import sample
-from tests.factories import MemberFactory
-from tests.probes import record
+from tests.support.factories import MemberFactory
+from tests.support.probes import record
+from tests.support.prometheus import sample
 
 
 @pytest.mark.django_db

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.ops.models import AdminEvent
-from apps.ops.processes import wait_for
 from config import queues
 from config.celery import app
+from devstack.processes import wait_for
 
 COMMISSIONS = queues.policy("commissions")  # alert depth 10
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from config import queues
-from tests.workers import ProbeWorker
+from tests.support.workers import ProbeWorker
 
 SERVED = [n for n in queues.NAMES if n != "maturation"]
 

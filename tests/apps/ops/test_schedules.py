@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from apps.ops.services import SCHEDULES
 from config.celery import app
+from config.schedules import SCHEDULES
 
 pytestmark = pytest.mark.django_db
 

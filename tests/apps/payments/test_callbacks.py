@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from apps.common.http import BadRequest
 from apps.payments.callbacks import parse_c2b, parse_stk_callback
-from tests.apps.payments import fixtures
+from tests.support import bodies
 
 CHECKOUT = "ws_CO_14032025101522418712345678"
 
 
 def test_the_reference_success_callback():
-    callback = parse_stk_callback(fixtures.stk_success(CHECKOUT))
+    callback = parse_stk_callback(bodies.stk_success(CHECKOUT))
     assert callback.succeeded
     assert callback.amount == Decimal("50.00")
     assert callback.receipt == "TCE4K9ZQ2M"
@@ -25,19 +25,19 @@ def test_the_reference_success_callback():
 
 @pytest.mark.parametrize("code", [1032, 1037, 1, 2001, 17, 9999])
 def test_failure_callbacks_keep_their_code_as_text(code):
-    callback = parse_stk_callback(fixtures.stk_failure(CHECKOUT, code=code, desc="any words"))
+    callback = parse_stk_callback(bodies.stk_failure(CHECKOUT, code=code, desc="any words"))
     assert not callback.succeeded
     assert callback.result_code == str(code)
     assert callback.amount is None
 
 
 def test_a_named_result_code_is_a_failure():
-    callback = parse_stk_callback(fixtures.stk_failure(CHECKOUT, code="SFC_IC0003"))
+    callback = parse_stk_callback(bodies.stk_failure(CHECKOUT, code="SFC_IC0003"))
     assert callback.result_code == "SFC_IC0003" and not callback.succeeded
 
 
 def test_balance_may_lack_a_value_or_be_missing():
-    body = fixtures.stk_success(CHECKOUT)
+    body = bodies.stk_success(CHECKOUT)
     items = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
     body["Body"]["stkCallback"]["CallbackMetadata"]["Item"] = [
         i for i in items if i["Name"] != "Balance"
@@ -48,27 +48,27 @@ def test_balance_may_lack_a_value_or_be_missing():
 @pytest.mark.parametrize(
     "body, field",
     [
-        (fixtures.stk_failure(CHECKOUT, code="0"), "ResultCode"),
-        (fixtures.stk_failure(CHECKOUT, code="1032"), "ResultCode"),
-        (fixtures.stk_failure(CHECKOUT, code=True), "ResultCode"),
-        (fixtures.item(fixtures.stk_success(CHECKOUT), "Amount", "50.00"), "Amount"),
-        (fixtures.item(fixtures.stk_success(CHECKOUT), "Amount", 0), "Amount"),
-        (fixtures.item(fixtures.stk_success(CHECKOUT), "Amount", 50.001), "Amount"),
-        (fixtures.item(fixtures.stk_success(CHECKOUT), "Amount", 1e300), "Amount"),
+        (bodies.stk_failure(CHECKOUT, code="0"), "ResultCode"),
+        (bodies.stk_failure(CHECKOUT, code="1032"), "ResultCode"),
+        (bodies.stk_failure(CHECKOUT, code=True), "ResultCode"),
+        (bodies.item(bodies.stk_success(CHECKOUT), "Amount", "50.00"), "Amount"),
+        (bodies.item(bodies.stk_success(CHECKOUT), "Amount", 0), "Amount"),
+        (bodies.item(bodies.stk_success(CHECKOUT), "Amount", 50.001), "Amount"),
+        (bodies.item(bodies.stk_success(CHECKOUT), "Amount", 1e300), "Amount"),
         (
-            fixtures.item(fixtures.stk_success(CHECKOUT), "PhoneNumber", "254712345678"),
+            bodies.item(bodies.stk_success(CHECKOUT), "PhoneNumber", "254712345678"),
             "PhoneNumber",
         ),
         (
-            fixtures.item(fixtures.stk_success(CHECKOUT), "MpesaReceiptNumber", 12345),
+            bodies.item(bodies.stk_success(CHECKOUT), "MpesaReceiptNumber", 12345),
             "MpesaReceiptNumber",
         ),
         (
-            fixtures.item(fixtures.stk_success(CHECKOUT), "TransactionDate", "20250314101547"),
+            bodies.item(bodies.stk_success(CHECKOUT), "TransactionDate", "20250314101547"),
             "TransactionDate",
         ),
         (
-            fixtures.item(fixtures.stk_success(CHECKOUT), "TransactionDate", 20251399999999),
+            bodies.item(bodies.stk_success(CHECKOUT), "TransactionDate", 20251399999999),
             "TransactionDate",
         ),
         ({"Body": {}}, "stkCallback"),
@@ -82,20 +82,20 @@ def test_wrong_types_and_missing_fields_are_refused(body, field):
 
 
 def test_a_success_without_metadata_is_refused():
-    body = fixtures.stk_success(CHECKOUT)
+    body = bodies.stk_success(CHECKOUT)
     del body["Body"]["stkCallback"]["CallbackMetadata"]
     with pytest.raises(BadRequest, match="CallbackMetadata"):
         parse_stk_callback(body)
 
 
 def test_the_reference_c2b_notice():
-    notice = parse_c2b(fixtures.c2b())
+    notice = parse_c2b(bodies.c2b())
     assert (notice.trans_id, notice.amount, notice.bill_ref) == (
         "TCF7H2LQ9X",
         Decimal("100.00"),
         "HS-KX7P2Q",
     )
-    assert parse_c2b(fixtures.c2b(amount="10")).amount == Decimal("10")
+    assert parse_c2b(bodies.c2b(amount="10")).amount == Decimal("10")
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_the_reference_c2b_notice():
     ],
 )
 def test_c2b_values_must_be_well_formed_text(change):
-    body = {**fixtures.c2b(), **change}
+    body = {**bodies.c2b(), **change}
     with pytest.raises(BadRequest):
         parse_c2b(body)
 
@@ -138,4 +138,4 @@ def test_any_object_parses_or_is_refused_cleanly(body):
 def test_any_value_inside_a_real_envelope_parses_or_is_refused_cleanly(value):
     for name in ("Amount", "MpesaReceiptNumber", "PhoneNumber", "TransactionDate"):
         with contextlib.suppress(BadRequest):
-            parse_stk_callback(fixtures.item(fixtures.stk_success(CHECKOUT), name, value))
+            parse_stk_callback(bodies.item(bodies.stk_success(CHECKOUT), name, value))

@@ -6,7 +6,7 @@ import pytest
 
 from apps.ops.models import AdminEvent
 from apps.payments.models import Payment, Suspense
-from tests.apps.payments import fixtures
+from tests.support import bodies
 
 CHECKOUT = "ws_CO_14032025101522418"
 STK = "/hooks/stk/test-hooks/"
@@ -20,14 +20,14 @@ def state(payment: Payment) -> tuple:
 
 
 def test_a_successful_callback_pays_once_and_enqueues_once(post, pending, queued):
-    response = post(STK, fixtures.stk_success(CHECKOUT))
+    response = post(STK, bodies.stk_success(CHECKOUT))
     assert response.status_code == 200
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     assert state(pending) == ("paid", "TCE4K9ZQ2M", "0")
-    assert json.loads(pending.raw_callback) == fixtures.stk_success(CHECKOUT)
+    assert json.loads(pending.raw_callback) == bodies.stk_success(CHECKOUT)
     assert queued() == [("tasks.payments.process_payment", {"payment_id": str(pending.pk)})]
 
-    again = post(STK, fixtures.stk_success(CHECKOUT))
+    again = post(STK, bodies.stk_success(CHECKOUT))
     assert again.status_code == 200 and again.json()["ResultCode"] == 0
     assert len(queued()) == 1
 
@@ -43,7 +43,7 @@ def test_a_successful_callback_pays_once_and_enqueues_once(post, pending, queued
     ],
 )
 def test_a_failed_callback_settles_the_payment_with_its_code(post, pending, queued, code, status):
-    response = post(STK, fixtures.stk_failure(CHECKOUT, code=code, desc="words vary"))
+    response = post(STK, bodies.stk_failure(CHECKOUT, code=code, desc="words vary"))
     assert response.status_code == 200
     assert state(pending) == (status, None, str(code))
     assert pending.result_desc == "words vary"
@@ -54,8 +54,8 @@ def test_a_failed_callback_settles_the_payment_with_its_code(post, pending, queu
 
 
 def test_a_success_after_a_failure_is_kept_aside_not_applied(post, pending, queued):
-    post(STK, fixtures.stk_failure(CHECKOUT, code=1037))
-    response = post(STK, fixtures.stk_success(CHECKOUT))
+    post(STK, bodies.stk_failure(CHECKOUT, code=1037))
+    response = post(STK, bodies.stk_success(CHECKOUT))
     assert response.status_code == 400
     assert state(pending)[0] == "failed"
     assert Suspense.objects.get().reason == Suspense.Reason.NOT_OPEN
@@ -65,8 +65,8 @@ def test_a_success_after_a_failure_is_kept_aside_not_applied(post, pending, queu
 @pytest.mark.parametrize(
     "body, reason",
     [
-        (fixtures.stk_success("ws_CO_unknown"), "Unknown CheckoutRequestID"),
-        (fixtures.stk_success(CHECKOUT, amount=5), "Amount 5 differs"),
+        (bodies.stk_success("ws_CO_unknown"), "Unknown CheckoutRequestID"),
+        (bodies.stk_success(CHECKOUT, amount=5), "Amount 5 differs"),
     ],
 )
 def test_a_callback_that_settles_nothing_is_refused_and_its_money_kept(
@@ -89,7 +89,7 @@ def test_a_receipt_that_paid_another_payment_is_refused(post, pending, package, 
         status="fulfilled",
         mpesa_receipt="TCE4K9ZQ2M",
     )
-    response = post(STK, fixtures.stk_success(CHECKOUT))
+    response = post(STK, bodies.stk_success(CHECKOUT))
     assert response.status_code == 400 and "already paid another" in response.json()["ResultDesc"]
     assert state(pending)[0] == "pending"
     assert not Suspense.objects.exists()
@@ -113,20 +113,20 @@ def test_bad_bodies_get_a_clear_4xx(post, pending, queued, body, status):
 
 
 def test_a_wrong_token_or_address_is_forbidden(post, pending, queued, settings):
-    assert post("/hooks/stk/guess/", fixtures.stk_success(CHECKOUT)).status_code == 403
+    assert post("/hooks/stk/guess/", bodies.stk_success(CHECKOUT)).status_code == 403
     settings.DARAJA_ALLOWED_IPS = ["196.201.212.69", "196.201.214.0/24"]
-    assert post(STK, fixtures.stk_success(CHECKOUT)).status_code == 403
+    assert post(STK, bodies.stk_success(CHECKOUT)).status_code == 403
     assert state(pending)[0] == "pending" and queued() == []
-    allowed = post(STK, fixtures.stk_success(CHECKOUT), REMOTE_ADDR="196.201.214.207")
+    allowed = post(STK, bodies.stk_success(CHECKOUT), REMOTE_ADDR="196.201.214.207")
     assert allowed.status_code == 200
 
 
 def test_forwarded_addresses_count_only_from_trusted_proxies(post, pending, settings):
     settings.DARAJA_ALLOWED_IPS = ["196.201.212.69"]
     forged = {"HTTP_X_FORWARDED_FOR": "196.201.212.69"}
-    assert post(STK, fixtures.stk_success(CHECKOUT), **forged).status_code == 403
+    assert post(STK, bodies.stk_success(CHECKOUT), **forged).status_code == 403
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
-    assert post(STK, fixtures.stk_success(CHECKOUT), **forged).status_code == 200
+    assert post(STK, bodies.stk_success(CHECKOUT), **forged).status_code == 200
 
 
 def test_hooks_take_only_post(client):
@@ -150,11 +150,11 @@ def paybill(package) -> Payment:
 @pytest.mark.parametrize(
     "body, answer",
     [
-        (fixtures.c2b(amount="50.00", bill_ref="hs-kx7p2q"), ("0", "Accepted")),
-        (fixtures.c2b(amount="50", bill_ref="HSKX7P2Q"), ("0", "Accepted")),
-        (fixtures.c2b(amount="50.00", bill_ref="HSNOPE99"), ("C2B00012", None)),
-        (fixtures.c2b(amount="40.00", bill_ref="HSKX7P2Q"), ("C2B00013", None)),
-        (fixtures.c2b(amount="50.00", shortcode="600982"), ("C2B00015", None)),
+        (bodies.c2b(amount="50.00", bill_ref="hs-kx7p2q"), ("0", "Accepted")),
+        (bodies.c2b(amount="50", bill_ref="HSKX7P2Q"), ("0", "Accepted")),
+        (bodies.c2b(amount="50.00", bill_ref="HSNOPE99"), ("C2B00012", None)),
+        (bodies.c2b(amount="40.00", bill_ref="HSKX7P2Q"), ("C2B00013", None)),
+        (bodies.c2b(amount="50.00", shortcode="600982"), ("C2B00015", None)),
     ],
 )
 def test_c2b_validation_accepts_only_what_it_can_settle(post, paybill, body, answer):
@@ -167,18 +167,18 @@ def test_c2b_validation_accepts_only_what_it_can_settle(post, paybill, body, ans
 
 
 def test_c2b_confirmation_pays_once(post, paybill, queued):
-    response = post(CONFIRM, fixtures.c2b(amount="50.00"))
+    response = post(CONFIRM, bodies.c2b(amount="50.00"))
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Success"}
     assert state(paybill) == ("paid", "TCF7H2LQ9X", "0")
-    assert post(CONFIRM, fixtures.c2b(amount="50.00")).status_code == 200
+    assert post(CONFIRM, bodies.c2b(amount="50.00")).status_code == 200
     assert queued() == [("tasks.payments.process_payment", {"payment_id": str(paybill.pk)})]
 
 
 @pytest.mark.parametrize(
     "body, reason",
     [
-        (fixtures.c2b(amount="50.00", bill_ref="HSNOPE99"), Suspense.Reason.UNMATCHED),
-        (fixtures.c2b(amount="45.00"), Suspense.Reason.AMOUNT),
+        (bodies.c2b(amount="50.00", bill_ref="HSNOPE99"), Suspense.Reason.UNMATCHED),
+        (bodies.c2b(amount="45.00"), Suspense.Reason.AMOUNT),
     ],
 )
 def test_c2b_money_that_matches_nothing_is_acknowledged_and_kept(
@@ -194,7 +194,7 @@ def test_c2b_money_that_matches_nothing_is_acknowledged_and_kept(
 
 
 def test_a_malformed_c2b_confirmation_is_refused(post, paybill, queued):
-    response = post(CONFIRM, {**fixtures.c2b(), "TransAmount": 50})
+    response = post(CONFIRM, {**bodies.c2b(), "TransAmount": 50})
     assert response.status_code == 400
     assert response.json()["ResultCode"] == "C2B00016"
     assert state(paybill)[0] == "pending" and queued() == []
@@ -204,7 +204,7 @@ def test_a_callback_for_a_push_not_yet_saved_finds_its_payment_by_path(post, pac
     payment = Payment.objects.create(
         package=package, phone="254712345678", amount=package.price, reference="HSEARLY2"
     )
-    response = post("/hooks/stk/test-hooks/HSEARLY2/", fixtures.stk_success("ws_CO_early"))
+    response = post("/hooks/stk/test-hooks/HSEARLY2/", bodies.stk_success("ws_CO_early"))
     assert response.status_code == 200
     assert state(payment) == ("paid", "TCE4K9ZQ2M", "0")
     assert payment.stk_requests.get().checkout_request_id == "ws_CO_early"
@@ -220,6 +220,6 @@ def test_a_path_naming_a_closed_or_unknown_payment_adopts_nothing(post, package,
         status="failed",
     )
     for path in ("/hooks/stk/test-hooks/HSDONE22/", "/hooks/stk/test-hooks/HSNOPE22/"):
-        assert post(path, fixtures.stk_success("ws_CO_late")).status_code == 400
+        assert post(path, bodies.stk_success("ws_CO_late")).status_code == 400
     assert Suspense.objects.get().checkout_request_id == "ws_CO_late"
     assert queued() == []

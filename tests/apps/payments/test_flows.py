@@ -13,10 +13,10 @@ import requests
 from django.conf import settings
 
 from apps.ops.models import AdminEvent
-from apps.ops.processes import wait_for
 from apps.payments.models import Package, Payment, StkRequest, Suspense
+from devstack.processes import wait_for
 from tasks.payments import reconcile_payments
-from tests.workers import ProbeWorker, kill
+from tests.support.workers import ProbeWorker, kill
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

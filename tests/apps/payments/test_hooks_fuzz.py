@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from apps.payments.models import Payment
-from tests.apps.payments import fixtures
+from tests.support import bodies
 
 CHECKOUT = "ws_CO_14032025101522418"
 HOOKS = [
@@ -79,9 +79,9 @@ def mutate(base: dict, path: list, value):
 
 envelopes = st.sampled_from(
     [
-        fixtures.stk_success(CHECKOUT),
-        fixtures.stk_failure(CHECKOUT),
-        fixtures.c2b(amount="50.00", bill_ref="HSKX7P2Q"),
+        bodies.stk_success(CHECKOUT),
+        bodies.stk_failure(CHECKOUT),
+        bodies.c2b(amount="50.00", bill_ref="HSKX7P2Q"),
         {"phone": "0712345678", "package": "1h"},
         {"id": "evt_x", "type": "checkout.session.completed", "data": {"object": {}}},
     ]
@@ -107,7 +107,7 @@ bodies = (
 def test_no_body_breaks_a_hook_or_pays_without_being_accepted(client, pending, body, hook):
     headers = {}
     if hook == "/hooks/stripe/":
-        headers["HTTP_STRIPE_SIGNATURE"] = fixtures.stripe_signature(
+        headers["HTTP_STRIPE_SIGNATURE"] = bodies.stripe_signature(
             body, settings.STRIPE_WEBHOOK_SECRET
         )
     with transaction.atomic():

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from apps.payments.models import Payment, StripeEvent, Suspense
-from tests.apps.payments import fixtures
+from tests.support import bodies
 
 URL = "/hooks/stripe/"
 
@@ -26,7 +26,7 @@ def card(package) -> Payment:
 def deliver(post):
     def send(payload: bytes, signature: str | None = None):
         if signature is None:
-            signature = fixtures.stripe_signature(payload, settings.STRIPE_WEBHOOK_SECRET)
+            signature = bodies.stripe_signature(payload, settings.STRIPE_WEBHOOK_SECRET)
         return post(URL, payload, HTTP_STRIPE_SIGNATURE=signature)
 
     return send
@@ -45,7 +45,7 @@ def session(payment: Payment, **changes) -> dict:
 
 
 def test_a_paid_checkout_session_pays_once(deliver, card, queued):
-    payload = fixtures.stripe_event("evt_1", "checkout.session.completed", session(card))
+    payload = bodies.stripe_event("evt_1", "checkout.session.completed", session(card))
     response = deliver(payload)
     assert response.status_code == 200 and response.json()["result"] == "paid"
     card.refresh_from_db()
@@ -60,21 +60,21 @@ def test_a_paid_checkout_session_pays_once(deliver, card, queued):
         "currency": "kes",
         "metadata": {"payment_id": str(card.pk)},
     }
-    other = deliver(fixtures.stripe_event("evt_2", "payment_intent.succeeded", intent))
+    other = deliver(bodies.stripe_event("evt_2", "payment_intent.succeeded", intent))
     assert other.json()["result"] == "duplicate"
     assert len(queued()) == 1
     assert StripeEvent.objects.count() == 2
 
 
 def test_a_wrong_amount_or_currency_is_kept_aside(deliver, card, queued):
-    payload = fixtures.stripe_event(
+    payload = bodies.stripe_event(
         "evt_3", "checkout.session.completed", session(card, amount_total=4000)
     )
     assert deliver(payload).json()["result"] == "suspense"
     card.refresh_from_db()
     assert card.status == "pending" and queued() == []
     assert Suspense.objects.get().reason == Suspense.Reason.AMOUNT
-    usd = fixtures.stripe_event(
+    usd = bodies.stripe_event(
         "evt_4", "checkout.session.completed", session(card, id="cs_2", currency="usd")
     )
     assert deliver(usd).json()["result"] == "suspense"
@@ -86,7 +86,7 @@ def test_other_events_are_acknowledged_and_ignored(deliver, card, queued):
         ("evt_6", "checkout.session.completed", session(card, payment_status="unpaid")),
         ("evt_7", "checkout.session.completed", session(card, client_reference_id="nope")),
     ]:
-        response = deliver(fixtures.stripe_event(event_id, type_, obj))
+        response = deliver(bodies.stripe_event(event_id, type_, obj))
         assert response.status_code == 200 and response.json()["result"] == "ignored"
     card.refresh_from_db()
     assert card.status == "pending" and queued() == []
@@ -103,13 +103,13 @@ def test_other_events_are_acknowledged_and_ignored(deliver, card, queued):
     ],
 )
 def test_a_forged_missing_or_stale_signature_is_400(deliver, card, queued, signature):
-    payload = fixtures.stripe_event("evt_8", "checkout.session.completed", session(card))
+    payload = bodies.stripe_event("evt_8", "checkout.session.completed", session(card))
     if signature == "stale":
-        signature = fixtures.stripe_signature(
+        signature = bodies.stripe_signature(
             payload, settings.STRIPE_WEBHOOK_SECRET, timestamp=int(time.time()) - 301
         )
     elif signature == "other-secret":
-        signature = fixtures.stripe_signature(payload, "whsec_someone_else")
+        signature = bodies.stripe_signature(payload, "whsec_someone_else")
     response = deliver(payload, signature=signature)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_signature"
@@ -142,5 +142,5 @@ def test_a_signed_body_that_is_not_an_event_is_400(deliver, payload, queued):
 
 def test_an_unconfigured_hook_says_so(deliver, settings, card):
     settings.STRIPE_WEBHOOK_SECRET = ""
-    payload = fixtures.stripe_event("evt_10", "checkout.session.completed", session(card))
+    payload = bodies.stripe_event("evt_10", "checkout.session.completed", session(card))
     assert deliver(payload, signature="t=1,v1=00").status_code == 404

@@ -1,7 +1,7 @@
 import pytest
 
 from apps.provisioning.models import Router
-from tests.routers import PASSWORD, USERNAME
+from tests.support.routers import PASSWORD, USERNAME
 
 
 @pytest.fixture

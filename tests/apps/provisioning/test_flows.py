@@ -10,12 +10,12 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from apps.ops.models import AdminEvent, FailedTask
-from apps.ops.processes import wait_for
 from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
 from config import queues
+from devstack.processes import wait_for
 from tasks.provisioning import provision_subscription, reconcile_subscriptions
-from tests.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, kill
+from tests.support.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, kill
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
-from tests import radius
+from tests.support import radius
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

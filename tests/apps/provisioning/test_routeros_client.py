@@ -14,7 +14,7 @@ from librouteros.query import Key
 
 from apps.provisioning import routeros
 from apps.provisioning.models import Router
-from tests.routers import PASSWORD, USERNAME, RouterSim
+from tests.support.routers import PASSWORD, USERNAME, RouterSim
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from apps.commissions.services import DISBURSEMENT, commissions_record
 from apps.wallets.balances import sweep
 from apps.wallets.models import Wallet
 from apps.wallets.services import earning_record
-from tests.factories import MemberFactory
+from tests.support.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 

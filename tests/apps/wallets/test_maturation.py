@@ -6,14 +6,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.ops.processes import wait_for
 from apps.wallets.audit import ledger_audit
 from apps.wallets.balances import sweep
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION, earning_record
+from devstack.processes import wait_for
 from tasks.maturation import mature_balances
-from tests.factories import MemberFactory
-from tests.workers import ProbeWorker
+from tests.support.factories import MemberFactory
+from tests.support.workers import ProbeWorker
 
 HOURS_72 = timedelta(hours=72)
 

@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from apps.ops.processes import answers, redis_server_binary
 from config import queues
 from config.env import BASE_DIR, VAR_DIR, env
+from devstack.processes import answers, redis_server_binary
 
 SUPERVISOR_DIR = BASE_DIR / "supervisor"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 
-from apps.ops.processes import free_port
 from config.env import BASE_DIR
+from devstack.processes import free_port
 
 SUPERVISORCTL = [
     sys.executable,

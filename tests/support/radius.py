@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from apps.ops.processes import free_port, wait_for
+from devstack.processes import free_port, wait_for
 
 SYSTEM_CONFIG = Path("/etc/freeradius/3.0")
 SECRET = "testing123"

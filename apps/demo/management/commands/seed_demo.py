@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.engagement import demo
+from apps.demo import seed as demo
 from apps.payments.services import package_seed
 from apps.provisioning.services import router_seed
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import psutil
 from django.db import connection
 
-from apps.ops.processes import WorkerProcess
 from config import queues
 from config.celery import app
+from devstack.processes import WorkerProcess
 
 # Backoff in the test workers is the table's, scaled down: payments' 10 s, 30 s become 0.5 s, 1.5 s.
 BACKOFF_SCALE = 0.05
@@ -25,7 +25,7 @@ def database_url() -> str:
 
 
 class ProbeWorker(WorkerProcess):
-    """A worker that also runs tests.probes, with the test settings and database."""
+    """A worker that also runs tests.support.probes, with the test settings and database."""
 
     def __init__(
         self, log_dir: Path, queue_names=queues.NAMES, concurrency: int = 1, env: dict | None = None
@@ -41,7 +41,7 @@ class ProbeWorker(WorkerProcess):
             name,
             list(queue_names),
             log_dir / f"{name}.log",
-            include="tests.probes",
+            include="tests.support.probes",
             concurrency=concurrency,
             env={**settings_env, **(env or {})},
         )

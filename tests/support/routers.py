@@ -4,7 +4,7 @@ from pathlib import Path
 
 import requests
 
-from apps.ops.processes import ServerProcess, free_port
+from devstack.processes import ServerProcess, free_port
 
 USERNAME, PASSWORD = "api", "s3cret-router"
 

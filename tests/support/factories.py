@@ -12,7 +12,7 @@ class FailedTaskFactory(factory.django.DjangoModelFactory):
         model = FailedTask
 
     task_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
-    task_name = "tests.probes.record"
+    task_name = "tests.support.probes.record"
     queue = "payments"
     args = factory.LazyFunction(lambda: ["probe:x"])
     kwargs = factory.LazyFunction(dict)

@@ -1,6 +1,6 @@
 """Starts the suite's own redis-server before Django reads its settings.
 
-Loaded with ``-p tests.services`` (pyproject.toml), so REDIS_URL is set before
+Loaded with ``-p tests.support.plugin`` (pyproject.toml), so REDIS_URL is set before
 pytest-django imports config.settings.test; stopped when the session ends.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    from apps.ops.processes import LocalRedis
+    from devstack.processes import LocalRedis
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-test-redis-"))
     server = LocalRedis(workdir).start()

@@ -1,4 +1,4 @@
-"""Tasks the tests send through real workers (-I tests.probes). They run under the
+"""Tasks the tests send through real workers (-I tests.support.probes). They run under the
 project's Task class and, by config/settings/test.py, route to the payments queue.
 
 Each reports what happened to it in Redis under a key the test chose.

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from apps.common.errors import ApplicationError
 from apps.ops.models import AdminEvent, FailedTask
-from apps.ops.reports import report_send
 from apps.ops.services import history_prune
 from apps.payments.models import Payment
-from tests.factories import FailedTaskFactory
+from apps.reports.services import report_send
+from tests.support.factories import FailedTaskFactory
 
 pytestmark = pytest.mark.django_db
 
