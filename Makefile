@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: install up test lint bench status ctl logs reload clean
+.PHONY: install up test test-fast lint bench status ctl logs reload clean
 
 install: $(STAMP)
 
@@ -27,16 +27,24 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+# The quick tests only (no real workers, stacks, simulators or browser): a couple of minutes.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench
 
+# supervisorctl for the supervisord `make up` runs, whose socket lives in VAR_DIR.
+SUPERVISORCTL := $(BIN)/supervisorctl -c supervisor/supervisord.conf -s unix://$(VAR_DIR)/run/supervisor.sock
+
 status:
-	$(BIN)/supervisorctl -c supervisor/supervisord.conf status
+	$(SUPERVISORCTL) status
 
 # Any supervisorctl command: make ctl ARGS="restart workers:worker-payments"
 ctl:
-	$(BIN)/supervisorctl -c supervisor/supervisord.conf $(ARGS)
+	$(SUPERVISORCTL) $(ARGS)
 
 # Graceful deploy: pools finish what they hold, new code takes over (queue:restart).
 reload:

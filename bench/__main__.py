@@ -86,10 +86,11 @@ def _queue_overhead(args, workdir: Path, server) -> list[dict]:
 def _stack(args, workdir: Path, database: str) -> list[dict]:
     """The payments and provisioning figures need the whole stack; it shares our database."""
     from bench import payments, provisioning
-    from bench.stack import Stack
+    from devstack.stack import Stack
 
     rows = []
-    with Stack(workdir, database) as stack:
+    stack = Stack(workdir, DATABASE_URL=database, DJANGO_DEBUG="false", LOG_LEVEL="INFO")
+    with stack:
         rows += payments.ingest(stack, args.ingest_rate, args.seconds, saturate=2000)
         # Well within this machine's capacity, about at it, and the goal's rate.
         for rate in (args.e2e_rate / 5, args.e2e_rate / 2, args.e2e_rate):

@@ -3,7 +3,7 @@ a naive per-row ORM loop (lock the wallet, add, save, mark the row) on a 5,000-r
 in the same run and database; then audit_ledger over everything they moved.
 
 The forest is seed_demo's (100,000 members); the ledger rows are bulk-inserted
-(apps/wallets/synthetic.py), spread evenly over the members.
+(devstack/synthetic.py), spread evenly over the members.
 """
 
 import random
@@ -17,11 +17,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Member
+from apps.commissions.audit import ledger_audit
 from apps.commissions.models import CommissionLedger
 from apps.commissions.services import DISBURSEMENT
 from apps.demo.seed import members_seed
-from apps.wallets.audit import ledger_audit
-from apps.wallets.balances import Sweep, sweep
+from apps.wallets.ledger_sweep import LedgerSweep, ledger_sweep_run
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION
 from devstack import synthetic
@@ -42,14 +42,15 @@ def run(rows: int, members: int) -> list[dict]:
     synthetic.commissions_insert(count=rows, member_ids=ids, tag="bench", now=now)
     fast = _timed_sweep(DISBURSEMENT)
     synthetic.commissions_insert(count=SAMPLE, member_ids=ids, tag="naive", now=now)
-    slow = _timed_naive(_disburse_one, CommissionLedger.objects.filter(status="pending"))
+    pending = CommissionLedger.objects.filter(status=CommissionLedger.Status.PENDING)
+    slow = _timed_naive(_disburse_one, pending)
     out += _figures("disbursement", rows, members, fast, slow)
 
     due = now - timedelta(seconds=1)
     synthetic.earnings_insert(count=rows, member_ids=ids, tag="bench", now=now, matures_at=due)
     fast = _timed_sweep(MATURATION)
     synthetic.earnings_insert(count=SAMPLE, member_ids=ids, tag="naive", now=now, matures_at=due)
-    slow = _timed_naive(_mature_one, Earning.objects.filter(status="pending"))
+    slow = _timed_naive(_mature_one, Earning.objects.filter(status=Earning.Status.PENDING))
     out += _figures("maturation", rows, members, fast, slow)
 
     started = time.perf_counter()
@@ -60,11 +61,12 @@ def run(rows: int, members: int) -> list[dict]:
     return out
 
 
-def _timed_sweep(kind: Sweep) -> tuple[int, float]:
+def _timed_sweep(sweep: LedgerSweep) -> tuple[int, float]:
     with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {kind.table}")  # as autovacuum would, after the load
+        # As autovacuum would, after the load.
+        cursor.execute(f"VACUUM ANALYZE {sweep.model._meta.db_table}")
     started = time.perf_counter()
-    result = sweep(kind, chunk_rows=settings.SWEEP_CHUNK_ROWS, budget_seconds=3600)
+    result = ledger_sweep_run(sweep, chunk_rows=settings.SWEEP_CHUNK_ROWS, budget_seconds=3600)
     return result.rows, time.perf_counter() - started
 
 
@@ -80,7 +82,7 @@ def _disburse_one(row: CommissionLedger) -> None:
     wallet, _ = Wallet.objects.select_for_update().get_or_create(member_id=row.beneficiary_id)
     wallet.withdrawable = F("withdrawable") + row.amount
     wallet.save(update_fields=["withdrawable", "updated_at"])
-    row.status, row.processed_at = "processed", timezone.now()
+    row.status, row.processed_at = CommissionLedger.Status.PROCESSED, timezone.now()
     row.save(update_fields=["status", "processed_at"])
 
 
@@ -89,7 +91,7 @@ def _mature_one(row: Earning) -> None:
     wallet.pending = F("pending") - row.amount
     wallet.withdrawable = F("withdrawable") + row.amount
     wallet.save(update_fields=["pending", "withdrawable", "updated_at"])
-    row.status, row.matured_at = "matured", timezone.now()
+    row.status, row.matured_at = Earning.Status.MATURED, timezone.now()
     row.save(update_fields=["status", "matured_at"])
 
 

@@ -9,7 +9,9 @@ import time
 from celery import Celery
 from celery.signals import before_task_publish, worker_process_init
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# Production settings unless DJANGO_SETTINGS_MODULE says otherwise (`make up`, the tests and
+# the benchmark set it), as cookiecutter-django does.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
 # Every task gets the queue policy of tasks/base.py unless it names another base.
 app = Celery("conveyor", task_cls="tasks.base:Task")

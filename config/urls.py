@@ -3,9 +3,8 @@ from django.urls import include, path
 
 from apps.accounts.urls import api as accounts_api
 from apps.engagement.urls import api as engagement_api
-from apps.ops.console import metrics
 from apps.ops.urls import ops
-from apps.ops.views import healthz
+from apps.ops.views import healthz, metrics
 from apps.payments.urls import api as payments_api
 from apps.payments.urls import hooks
 from apps.wallets.urls import api as wallets_api

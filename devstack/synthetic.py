@@ -8,46 +8,53 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from apps.wallets.balances import UPSERT
+from apps.commissions.models import CommissionLedger
+from apps.wallets.balances import wallets_upsert_sql
+from apps.wallets.models import Earning
+from apps.wallets.sql import SqlNames
 
-COMMISSIONS = """
-INSERT INTO commissions_commissionledger (beneficiary_id, source_member_id, source_kind,
-    source_id, level, rate, base_amount, amount, status, created_at)
+_C, _E = SqlNames(CommissionLedger), SqlNames(Earning)
+
+COMMISSIONS = f"""
+INSERT INTO {_C.table} ({_C.beneficiary}, {_C.source_member}, {_C.source_kind},
+    {_C.source_id}, {_C.level}, {_C.rate}, {_C.base_amount}, {_C.amount}, {_C.status},
+    {_C.created_at})
 SELECT m.ids[1 + (n %% array_length(m.ids, 1))], m.ids[1 + ((n + 1) %% array_length(m.ids, 1))],
-    'assignment', 'synthetic-' || %(tag)s || '-' || n, 1, 0.1000,
-    (1 + n %% 999) * 0.10, (1 + n %% 999) * 0.01, 'pending', %(now)s
+    %(kind)s, 'synthetic-' || %(tag)s || '-' || n, 1, 0.1000,
+    (1 + n %% 999) * 0.10, (1 + n %% 999) * 0.01, %(status)s, %(now)s
 FROM generate_series(1, %(count)s) AS n, (SELECT %(ids)s::bigint[] AS ids) AS m
 """
 
-EARNINGS = """
+EARNINGS = f"""
 WITH made AS (
-    INSERT INTO wallets_earning (member_id, amount, source_kind, source_id, status,
-        created_at, matures_at)
-    SELECT m.ids[1 + (n %% array_length(m.ids, 1))], (1 + n %% 999) * 0.01, 'assignment',
-        'synthetic-' || %(tag)s || '-' || n, 'pending', %(now)s, %(matures_at)s
+    INSERT INTO {_E.table} ({_E.member}, {_E.amount}, {_E.source_kind}, {_E.source_id},
+        {_E.status}, {_E.created_at}, {_E.matures_at})
+    SELECT m.ids[1 + (n %% array_length(m.ids, 1))], (1 + n %% 999) * 0.01, %(kind)s,
+        'synthetic-' || %(tag)s || '-' || n, %(status)s, %(now)s, %(matures_at)s
     FROM generate_series(1, %(count)s) AS n, (SELECT %(ids)s::bigint[] AS ids) AS m
-    RETURNING member_id, amount
+    RETURNING {_E.member} AS member_id, {_E.amount} AS amount
 )
-{upsert}
+{{upsert}}
 """
 
 
 def commissions_insert(*, count: int, member_ids: list[int], tag: str, now: datetime) -> None:
     """``count`` PENDING commissions, one level each (nothing to credit until disbursed)."""
+    params = {"count": count, "ids": member_ids, "tag": tag, "now": now}
+    params.update(kind=CommissionLedger.Source.ASSIGNMENT, status=CommissionLedger.Status.PENDING)
     with connection.cursor() as cursor:
-        cursor.execute(COMMISSIONS, {"count": count, "ids": member_ids, "tag": tag, "now": now})
+        cursor.execute(COMMISSIONS, params)
 
 
 def earnings_insert(
     *, count: int, member_ids: list[int], tag: str, now: datetime, matures_at: datetime
 ) -> None:
     """``count`` PENDING earnings maturing at ``matures_at``, credited to pending balances."""
-    credit = UPSERT.format(
-        rows=(
-            "SELECT member_id, SUM(amount), 0, %(now)s FROM made WHERE true "
-            "GROUP BY member_id ORDER BY member_id"
-        )
+    credit = wallets_upsert_sql(
+        "SELECT member_id, SUM(amount), 0, %(now)s FROM made WHERE true "
+        "GROUP BY member_id ORDER BY member_id"
     )
-    params = {"count": count, "ids": member_ids, "tag": tag, "now": now}
+    params = {"count": count, "ids": member_ids, "tag": tag, "now": now, "matures_at": matures_at}
+    params.update(kind=Earning.Source.ASSIGNMENT, status=Earning.Status.PENDING)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(EARNINGS.format(upsert=credit), {**params, "matures_at": matures_at})
+        cursor.execute(EARNINGS.format(upsert=credit), params)

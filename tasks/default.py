@@ -12,24 +12,23 @@ def ping(self) -> str:
 
 
 @app.task(bind=True)
-def assign_daily_tasks(self, day: str = "", after_member_id: str = "0") -> int | None:
-    """Beat, daily at 00:05: every active member gets the day's active tasks, chunk by chunk
-    of members; past its time budget it continues in a new task from where it stopped.
-    Safe to rerun: an assignment that exists is left alone."""
+def assign_daily_activities(self, day: str = "", after_member_id: str = "0") -> int | None:
+    """Beat, daily at 00:05: every active member gets the day's active activities, chunk by
+    chunk of members; past its time budget it continues in a new task from where it
+    stopped. Safe to rerun: an assignment that exists is left alone."""
     from django.conf import settings
     from django.utils import timezone
 
-    from apps.engagement.services import assignments_create_for_day
+    from apps.engagement.services import activities_assign_for_day
 
     day = day or timezone.localdate().isoformat()
-    resume = assignments_create_for_day(
+    resume = activities_assign_for_day(
         day=date.fromisoformat(day),
         after_member_id=int(after_member_id),
         members=settings.ASSIGN_CHUNK_MEMBERS,
         budget_seconds=self.budget(),
     )
-    if resume is not None:
-        self.delay(day=day, after_member_id=str(resume))
+    self.continue_with(None if resume is None else {"day": day, "after_member_id": str(resume)})
     return resume
 
 
@@ -38,9 +37,9 @@ def monitor_queues() -> list[str]:
     """Beat, every minute: a QueueBusy alert for each queue over its thresholds (at most one
     per queue per cool-down). Read only, apart from the alert."""
     from apps.ops.alerts import queues_alert
-    from apps.ops.selectors import queue_status_list
+    from apps.ops.selectors import queue_states
 
-    return queues_alert(queue_status_list())
+    return queues_alert(queue_states())
 
 
 @app.task
@@ -49,6 +48,15 @@ def prune_history() -> int:
     from apps.ops.services import history_prune
 
     return history_prune()
+
+
+@app.task
+def drain_failed_task_spool() -> int:
+    """Beat, every minute: move failures spooled in Redis while the database was away into
+    ops.FailedTask. Safe to rerun and to overlap: each spooled failure is recorded once."""
+    from apps.ops.services import failed_tasks_drain_spool
+
+    return failed_tasks_drain_spool()
 
 
 @app.task

@@ -8,7 +8,8 @@ def mature_balances(self) -> int:
     """Beat, hourly: PENDING earnings past matures_at move from pending to withdrawable,
     set-based, in chunks; past its time budget it continues in a new task. Safe to rerun
     and to overlap, as disburse_commissions."""
-    from apps.wallets.balances import sweep_in_task
-    from apps.wallets.services import MATURATION
+    from apps.wallets.services import balances_mature
 
-    return sweep_in_task(self, MATURATION)
+    result = balances_mature(budget_seconds=self.budget())
+    self.continue_with(None if result.finished else {})
+    return result.rows

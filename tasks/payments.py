@@ -1,6 +1,7 @@
 """The payments queue: STK requests, callbacks' follow-up, reconciliation.
 Pool and policy: config/queues.py. Every task takes ids as keyword arguments and is safe
-to run twice."""
+to run twice. A task is named after its service, verb first: fulfil_payment runs
+payment_fulfil."""
 
 from config.celery import app
 
@@ -17,19 +18,19 @@ def _push_failed(task, exc, args, kwargs) -> None:
 def request_stk_push(payment_id: str) -> None:
     """After a purchase commits (or the reconciler finds it unpushed): ask Daraja for the STK
     prompt. Safe to rerun: a payment with an accepted push, or no longer pending, is skipped."""
-    from apps.payments.services import payment_request_stk
+    from apps.payments.services import payment_request_stk_push
 
-    payment_request_stk(payment_id=payment_id)
-
-
-def _processing_failed(task, exc, args, kwargs) -> None:
-    from apps.payments.services import payment_processing_failed
-
-    payment_processing_failed(payment_id=kwargs["payment_id"], error=f"{type(exc).__name__}: {exc}")
+    payment_request_stk_push(payment_id=payment_id)
 
 
-@app.task(final_failure=_processing_failed)
-def process_payment(payment_id: str) -> None:
+def _fulfil_failed(task, exc, args, kwargs) -> None:
+    from apps.payments.services import payment_fulfil_failed
+
+    payment_fulfil_failed(payment_id=kwargs["payment_id"], error=f"{type(exc).__name__}: {exc}")
+
+
+@app.task(final_failure=_fulfil_failed)
+def fulfil_payment(payment_id: str) -> None:
     """After a payment is PAID: fulfil it and hand it to provisioning. Safe to rerun: only a
     PAID payment moves, under a row lock, so the hand-off happens once."""
     from apps.payments.services import payment_fulfil
@@ -38,12 +39,12 @@ def process_payment(payment_id: str) -> None:
 
 
 @app.task
-def query_stk(stk_request_id: str) -> None:
+def settle_stk_by_query(stk_request_id: str) -> None:
     """From the reconciler, for a push with no callback: settle it by Daraja's STK query.
     Safe to rerun: a payment no longer pending is left alone."""
-    from apps.payments.services import payment_settle_from_query
+    from apps.payments.services import stk_request_settle_by_query
 
-    payment_settle_from_query(stk_request_id=int(stk_request_id))
+    stk_request_settle_by_query(stk_request_id=int(stk_request_id))
 
 
 @app.task

@@ -44,9 +44,9 @@ def expire_subscription(subscription_id: str) -> str:
 def expire_subscriptions() -> int:
     """Beat, every 5 minutes: one expire_subscription per subscription past its end. Safe to
     rerun: expiring twice finds nothing the second time."""
-    from apps.provisioning.services import subscriptions_expire_due
+    from apps.provisioning.services import subscriptions_expire
 
-    return subscriptions_expire_due()
+    return subscriptions_expire()
 
 
 @app.task
@@ -60,6 +60,6 @@ def check_router(router_id: str) -> bool:
 @app.task
 def check_routers() -> int:
     """Beat, every minute: one check_router per active router. Read only."""
-    from apps.provisioning.services import routers_check_all
+    from apps.provisioning.services import routers_check
 
-    return routers_check_all()
+    return routers_check()

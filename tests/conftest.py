@@ -16,6 +16,25 @@ from tests.support.factories import MemberFactory
 from tests.support.routers import RouterSim
 from tests.support.workers import ProbeWorker
 
+# Tests using these start real processes (workers, simulators, FreeRADIUS, a live server, the
+# whole stack, a browser): marked slow, so `make test-fast` (-m "not slow") leaves them out.
+# A test that starts one in its body says so itself with @pytest.mark.slow.
+SLOW_FIXTURES = {
+    "worker",
+    "simulator",
+    "router_sim",
+    "freeradius",
+    "live_server",
+    "stack",
+    "browser",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def redis_client() -> redis.Redis:

@@ -89,7 +89,8 @@ def test_every_queue_has_one_supervisor_pool_consuming_exactly_it():
         assert section == f"program:worker-{name}"
         assert option(argv, "-n") == f"{name}@%%h"
         assert option(argv, "--concurrency") == f"%(ENV_POOL_{name.upper()})s"
-        assert up.DEFAULTS[f"POOL_{name.upper()}"] == str(policy.pool)  # the table's, by default
+        # the table's, by default
+        assert up.supervisor_environment()[f"POOL_{name.upper()}"] == str(policy.pool)
         assert option(argv, "--max-tasks-per-child") == "%(ENV_WORKER_MAX_TASKS_PER_CHILD)s"
         assert option(argv, "--max-memory-per-child") == "%(ENV_WORKER_MAX_MEMORY_KB)s"
         assert option(argv, "--prefetch-multiplier") == "1"

@@ -6,7 +6,6 @@ and SIGINT (Ctrl-C) stops every process it started.
 """
 
 import json
-import signal
 from pathlib import Path
 
 import psutil
@@ -14,7 +13,8 @@ import pytest
 
 from config import queues
 from devstack.processes import wait_for
-from tests.support.stacks import http, kill_stack, manage, start_stack, status
+from devstack.stack import Stack
+from tests.support.web import http
 
 PROGRAMS = {
     "redis",
@@ -29,33 +29,27 @@ PROGRAMS = {
 
 @pytest.fixture
 def stack(tmp_path):
-    process = start_stack(tmp_path)
-    yield process
-    kill_stack(process)
+    stack = Stack(tmp_path).start()
+    yield stack
+    stack.kill()
 
 
 def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
     env = stack.env
-    running = wait_for(
-        lambda: (s := status(env)) and {k for k, v in s.items() if v == "RUNNING"} >= PROGRAMS,
-        timeout=180,
-        interval=1,
-        what="every program to be RUNNING",
-    )
-    assert running
+    assert stack.wait_running(PROGRAMS) >= PROGRAMS
 
     web = f"http://127.0.0.1:{env['WEB_PORT']}"
     code, body = http(f"{web}/healthz")
     assert code == 200 and json.loads(body)["status"] == "ok"
 
-    ping = manage(env, "queue_ping", "--json", "--timeout", "30")
+    ping = stack.manage("queue_ping", "--json", "--timeout", "30")
     assert ping.returncode == 0, ping.stdout + ping.stderr
     for row in json.loads(ping.stdout):
         assert row["worker"].startswith(f"{row['queue']}@"), row
 
     # A purchase through the whole stack: web, payments pool, the simulator calling back.
-    simulated = manage(
-        env, "simulate_payments", "--count", "5", "--rate", "5", "--timeout", "60", "--json"
+    simulated = stack.manage(
+        "simulate_payments", "--count", "5", "--rate", "5", "--timeout", "60", "--json"
     )
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
     figures = {row["measure"]: row["value"] for row in json.loads(simulated.stdout)}
@@ -76,7 +70,7 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
     flower = f"http://127.0.0.1:{env['FLOWER_PORT']}/flower"
     assert http(f"{flower}/")[0] == 401
     credentials = (Path(env["VAR_DIR"]) / "flower-dev-credentials").read_text().strip()
-    assert credentials in stack.log_path.read_text()  # printed for the developer
+    assert credentials in stack.log.read_text()  # printed for the developer
     assert http(f"{flower}/", auth="admin:wrong")[0] == 401
 
     def flower_pools():
@@ -90,9 +84,8 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(stack):
         what="Flower to list the five pools",
     )
 
-    started = psutil.Process(stack.pid).children(recursive=True)
+    started = psutil.Process(stack.process.pid).children(recursive=True)
     assert len(started) >= len(PROGRAMS)
-    stack.send_signal(signal.SIGINT)
-    assert stack.wait(timeout=120) == 0
+    assert stack.stop(timeout=120) == 0  # Ctrl-C
     survivors = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert survivors == []

@@ -18,7 +18,7 @@ from config import queues
 from config.celery import app
 from config.env import BASE_DIR
 from devstack.processes import wait_for
-from tests.support.stacks import kill_stack, start_stack, status, supervisorctl
+from devstack.stack import Stack
 
 POOLS = {f"workers:worker-{n}" for n in queues.NAMES}
 PAYMENTS = "workers:worker-payments"
@@ -26,18 +26,13 @@ PAYMENTS = "workers:worker-payments"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    process = start_stack(
+    process = Stack(
         tmp_path_factory.mktemp("supervised"),
         WORKER_EXTRA_IMPORTS="tests.support.probes",
         BROKER_VISIBILITY_TIMEOUT="8",  # what a killed pool held comes back within the test
         DEMO_MEMBERS="0",
-    )
-    wait_for(
-        lambda: POOLS | {"web", "beat", "flower"} <= running(process.env),
-        timeout=180,
-        interval=1,
-        what="every program to be RUNNING",
-    )
+    ).start()
+    process.wait_running(POOLS | {"web", "beat", "flower"})
     # This process publishes to the stack's broker while these tests run, then to the suite's.
     suites = app.conf.broker_url
     app.conf.broker_url = process.env["REDIS_URL"]
@@ -45,7 +40,7 @@ def stack(tmp_path_factory):
     yield process
     app.conf.broker_url = suites
     app._after_fork()
-    kill_stack(process)
+    process.kill()
 
 
 @pytest.fixture
@@ -55,8 +50,8 @@ def broker(stack):
     client.close()
 
 
-def running(env) -> set[str]:
-    return {name for name, state in status(env).items() if state == "RUNNING"}
+def running(stack: Stack) -> set[str]:
+    return {name for name, state in stack.status().items() if state == "RUNNING"}
 
 
 def send(key: str, numbers, seconds: float) -> None:
@@ -86,21 +81,21 @@ def unacked(broker, key: str) -> int:
 
 
 def test_every_program_runs(stack):
-    assert running(stack.env) >= POOLS | {"web", "beat", "flower", "redis"}
+    assert running(stack) >= POOLS | {"web", "beat", "flower", "redis"}
 
 
 def test_stopping_a_pool_mid_burst_loses_nothing_and_starting_it_runs_the_rest(stack, broker):
     key = "supervised:stop"
     send(key, range(50), 0.3)
     wait_for(lambda: len(done(broker, key)) >= 8, timeout=60, what="the burst under way")
-    stopped = supervisorctl(stack.env, "stop", PAYMENTS)  # TERM: a warm shutdown
+    stopped = stack.supervisorctl("stop", PAYMENTS)  # TERM: a warm shutdown
     assert "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
     finished = done(broker, key)
     assert max(finished.values()) == 1
     assert unacked(broker, key) == 0  # what the pool had reserved went back to the queue
     assert len(finished) + waiting(broker, key) == 50  # every task: done, or waiting
 
-    supervisorctl(stack.env, "start", PAYMENTS)
+    stack.supervisorctl("start", PAYMENTS)
     wait_for(lambda: len(done(broker, key)) == 50, timeout=120, what="the rest to run")
     assert set(done(broker, key)) == set(range(50)) and max(done(broker, key).values()) == 1
 
@@ -109,13 +104,13 @@ def test_a_pool_killed_with_sigkill_is_restarted_and_runs_what_it_held_once(stac
     key = "supervised:kill"
     send(key, range(30), 1.0)
     wait_for(lambda: unacked(broker, key) >= 4, timeout=60, what="the pool to hold tasks")
-    main = psutil.Process(int(supervisorctl(stack.env, "pid", PAYMENTS).stdout))
+    main = psutil.Process(int(stack.supervisorctl("pid", PAYMENTS).stdout))
     children = main.children(recursive=True)
     main.send_signal(signal.SIGKILL)
     wait_for(lambda: not any(c.is_running() for c in children), what="its children to die too")
 
     def restarted() -> bool:
-        pid = supervisorctl(stack.env, "pid", PAYMENTS).stdout.strip()
+        pid = stack.supervisorctl("pid", PAYMENTS).stdout.strip()
         return pid.isdigit() and int(pid) not in (0, main.pid)
 
     wait_for(restarted, timeout=60, what="supervisor to restart the pool")
@@ -160,4 +155,4 @@ def test_make_reload_during_a_steady_stream_loses_and_doubles_nothing(stack, bro
         producer.join()
     wait_for(lambda: len(done(broker, key)) == len(sent), timeout=120, what="every task sent")
     assert set(done(broker, key)) == set(sent) and max(done(broker, key).values()) == 1
-    assert running(stack.env) >= POOLS | {"web", "beat", "flower"}
+    assert running(stack) >= POOLS | {"web", "beat", "flower"}

@@ -9,6 +9,7 @@ from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.accounts.models import Member
+from apps.accounts.selectors import member_active_get
 
 SALT = "conveyor.accounts.api-token"
 
@@ -25,7 +26,7 @@ def token_member(token: str) -> Member | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("p"), str):
         return None
-    member = Member.objects.filter(pk=data.get("m"), is_active=True).first()
+    member = member_active_get(member_id=data.get("m"))
     if member is None or not constant_time_compare(data["p"], _password_stamp(member)):
         return None
     return member

@@ -1,9 +1,17 @@
 """Reads of the commissions domain."""
 
+from decimal import Decimal
+
 from django.db.models import Count, Sum
 
-from apps.commissions.models import CommissionLedger
+from apps.commissions.models import CommissionLedger, CommissionRate
 from apps.common.money import cents
+
+
+def commission_rates_active() -> dict[int, Decimal]:
+    """Level -> rate, for the levels that pay."""
+    rows = CommissionRate.objects.filter(is_active=True, rate__gt=0)
+    return dict(rows.values_list("level", "rate"))
 
 
 def commissions_summary(*, since, until) -> dict:

@@ -2,17 +2,19 @@
 
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
-from apps.accounts.models import Member
-from apps.commissions.models import CommissionLedger, CommissionRate
+from apps.accounts.selectors import member_upline
+from apps.commissions.models import CommissionLedger
+from apps.commissions.selectors import commission_rates_active
 from apps.common.money import CENT
-from apps.wallets.balances import Sweep
+from apps.wallets.ledger_sweep import LedgerSweep, LedgerSweepResult, ledger_sweep_run
 
-DISBURSEMENT = Sweep(
+DISBURSEMENT = LedgerSweep(
     name="commissions.disburse",
-    table="commissions_commissionledger",
-    member_column="beneficiary_id",
+    model=CommissionLedger,
+    member="beneficiary",
     source=CommissionLedger.Status.PENDING,
     target=CommissionLedger.Status.PROCESSED,
     stamp="processed_at",
@@ -21,26 +23,17 @@ DISBURSEMENT = Sweep(
 )
 
 
+def commissions_disburse(*, budget_seconds: float) -> LedgerSweepResult:
+    """PENDING commissions become PROCESSED, credited to withdrawable balances, in chunks
+    for at most about ``budget_seconds`` (not finished: rows are left)."""
+    return ledger_sweep_run(
+        DISBURSEMENT, chunk_rows=settings.SWEEP_CHUNK_ROWS, budget_seconds=budget_seconds
+    )
+
+
 def commission_amount(base: Decimal, rate: Decimal) -> Decimal:
     """base x rate, rounded down to the cent: never more than the rate."""
     return (base * rate).quantize(CENT, rounding=ROUND_DOWN)
-
-
-def rates_active() -> dict[int, Decimal]:
-    """Level -> rate, for the levels that pay."""
-    rows = CommissionRate.objects.filter(is_active=True, rate__gt=0)
-    return dict(rows.values_list("level", "rate"))
-
-
-def upline_of(member_id: int, levels: int) -> list[int]:
-    """The member's referrers, nearest first, at most ``levels`` of them."""
-    chain, current = [], member_id
-    for _ in range(levels):
-        current = Member.objects.filter(pk=current).values_list("referred_by_id", flat=True)[0]
-        if current is None or current == member_id or current in chain:
-            break  # the top of the tree (or a cycle, which Member.clean refuses)
-        chain.append(current)
-    return chain
 
 
 def commissions_record(
@@ -50,12 +43,13 @@ def commissions_record(
     the cause's transaction. A second call for the same cause writes nothing (the database
     refuses a second row per source and level); a level whose amount rounds to zero is
     skipped."""
-    rates = rates_active()
+    rates = commission_rates_active()
     if not rates:
         return []
     now = timezone.now()
+    upline = member_upline(member_id=source_member_id, levels=max(rates))
     rows = []
-    for level, beneficiary in enumerate(upline_of(source_member_id, max(rates)), start=1):
+    for level, beneficiary in enumerate(upline, start=1):
         amount = commission_amount(base, rates.get(level, Decimal(0)))
         if amount > 0:
             rows.append(

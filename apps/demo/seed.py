@@ -1,4 +1,4 @@
-"""Demo data for engagement and money: a referral forest of members, the engagement tasks,
+"""Demo data for engagement and money: a referral forest of members, the activities,
 today's assignments and some completions (seed_demo --members N; the benchmark's forest).
 
 Completions go through assignment_complete, the path a member's request takes, so demo
@@ -16,19 +16,19 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from apps.accounts.models import Member
-from apps.engagement.models import Assignment, Task
-from apps.engagement.services import assignment_complete, assignments_create_for_day
+from apps.engagement.models import Activity, Assignment
+from apps.engagement.services import activities_assign_for_day, assignment_complete
 
 DEMO_PHONE_PREFIX = "254700"  # then six digits: up to a million demo members
 DEMO_PASSWORD = "conveyor-demo"  # noqa: S105  (set only under DEBUG, see members_seed)
 ROOT_SHARE = 0.05  # members nobody referred
 BATCH = 5_000
 
-DEMO_TASKS = [
-    ("Watch: getting the most from your hotspot", Task.Kind.VIDEO, Decimal("5.00")),
-    ("Survey: how was your connection today?", Task.Kind.SURVEY, Decimal("7.50")),
-    ("Review a local business", Task.Kind.REVIEW, Decimal("10.00")),
-    ("Sync your contacts' referral codes", Task.Kind.SYNC, Decimal("2.35")),
+DEMO_ACTIVITIES = [
+    ("Watch: getting the most from your hotspot", Activity.Kind.VIDEO, Decimal("5.00")),
+    ("Survey: how was your connection today?", Activity.Kind.SURVEY, Decimal("7.50")),
+    ("Review a local business", Activity.Kind.REVIEW, Decimal("10.00")),
+    ("Sync your contacts' referral codes", Activity.Kind.SYNC, Decimal("2.35")),
 ]
 
 
@@ -64,10 +64,10 @@ def _phone(number: int) -> str:
     return f"{DEMO_PHONE_PREFIX}{number:06d}"
 
 
-def tasks_seed() -> int:
+def activities_seed() -> int:
     created = 0
-    for title, kind, reward in DEMO_TASKS:
-        _, is_new = Task.objects.get_or_create(
+    for title, kind, reward in DEMO_ACTIVITIES:
+        _, is_new = Activity.objects.get_or_create(
             title=title, defaults={"kind": kind, "reward": reward}
         )
         created += is_new
@@ -75,11 +75,11 @@ def tasks_seed() -> int:
 
 
 def today_assign_and_complete(share: float, rng: random.Random) -> tuple[int, int]:
-    """Assign today's tasks to everyone, then complete ``share`` of the demo members' open
+    """Assign today's activities to everyone, then complete ``share`` of the demo members' open
     ones as their members would. (assignments made, completions)."""
     today = timezone.localdate()
     before = Assignment.objects.filter(day=today).count()
-    assignments_create_for_day(day=today, after_member_id=0, members=BATCH, budget_seconds=math.inf)
+    activities_assign_for_day(day=today, after_member_id=0, members=BATCH, budget_seconds=math.inf)
     made = Assignment.objects.filter(day=today).count() - before
     open_ones = Assignment.objects.filter(
         day=today,

@@ -1,4 +1,4 @@
-"""Engagement tasks members complete for a reward, assigned to each member every day."""
+"""Engagement activities members complete for a reward, assigned to each member every day."""
 
 from decimal import Decimal
 
@@ -9,8 +9,8 @@ from django.db import models
 from apps.wallets.models import MONEY
 
 
-class Task(models.Model):
-    """Work a member can do once a day for ``reward`` (not a Celery task)."""
+class Activity(models.Model):
+    """Work a member can do once a day for ``reward``: a video, a survey, ..."""
 
     class Kind(models.TextChoices):
         VIDEO = "video"
@@ -27,13 +27,14 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["kind", "title"]
+        verbose_name_plural = "activities"
 
     def __str__(self) -> str:
         return f"{self.title} ({self.kind}, KES {self.reward})"
 
 
 class Assignment(models.Model):
-    """A task given to a member for one day: ASSIGNED, then COMPLETED at most once."""
+    """An activity given to a member for one day: ASSIGNED, then COMPLETED at most once."""
 
     class Status(models.TextChoices):
         ASSIGNED = "assigned"
@@ -42,16 +43,16 @@ class Assignment(models.Model):
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
     )
-    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments")
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="assignments")
     day = models.DateField(help_text="In the project's time zone.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ASSIGNED)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-day", "task"]
+        ordering = ["-day", "activity"]
         constraints = [
-            models.UniqueConstraint(fields=["member", "task", "day"], name="assignment_once"),
+            models.UniqueConstraint(fields=["member", "activity", "day"], name="assignment_once"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.task} for {self.member_id} on {self.day}"
+        return f"{self.activity} for {self.member_id} on {self.day}"

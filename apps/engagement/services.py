@@ -10,29 +10,33 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Member
+from apps.accounts.selectors import member_ids_after
 from apps.commissions.models import CommissionLedger
 from apps.commissions.services import commissions_record
-from apps.engagement.models import Assignment
+from apps.engagement.models import Activity, Assignment
+from apps.engagement.selectors import assignment_with_activity
 from apps.wallets.models import Earning
 from apps.wallets.services import earning_record
+from apps.wallets.sql import SqlNames
 
 log = logging.getLogger("conveyor.engagement")
 
-ASSIGN = """
-INSERT INTO engagement_assignment (member_id, task_id, day, status)
-SELECT m.id, t.id, %(day)s, %(status)s
-FROM accounts_member m CROSS JOIN engagement_task t
-WHERE m.is_active AND NOT m.is_staff AND t.is_active AND m.id > %(after)s AND m.id <= %(upto)s
-ON CONFLICT (member_id, task_id, day) DO NOTHING
+_AS, _M, _AC = SqlNames(Assignment), SqlNames(Member), SqlNames(Activity)
+ASSIGN = f"""
+INSERT INTO {_AS.table} ({_AS.member}, {_AS.activity}, {_AS.day}, {_AS.status})
+SELECT m.{_M.pk}, a.{_AC.pk}, %(day)s, %(status)s
+FROM {_M.table} m CROSS JOIN {_AC.table} a
+WHERE m.{_M.is_active} AND NOT m.{_M.is_staff} AND a.{_AC.is_active}
+  AND m.{_M.pk} > %(after)s AND m.{_M.pk} <= %(upto)s
+ON CONFLICT ({_AS.member}, {_AS.activity}, {_AS.day}) DO NOTHING
 """
 
 
-def assignments_create(*, day: date, after_member_id: int, members: int) -> int | None:
-    """Give the next ``members`` members (by id, after ``after_member_id``) every active task
-    for ``day``, in one statement; existing assignments are left alone. The last member id
-    covered, or None when no member is left."""
-    ids = Member.objects.filter(pk__gt=after_member_id).order_by("pk").values_list("pk", flat=True)
-    window = list(ids[:members])
+def activities_assign(*, day: date, after_member_id: int, members: int) -> int | None:
+    """Give the next ``members`` members (by id, after ``after_member_id``) every active
+    activity for ``day``, in one statement; existing assignments are left alone. The last
+    member id covered, or None when no member is left."""
+    window = member_ids_after(after_member_id=after_member_id, limit=members)
     if not window:
         return None
     upto = window[-1]
@@ -46,14 +50,14 @@ def assignments_create(*, day: date, after_member_id: int, members: int) -> int 
     return upto
 
 
-def assignments_create_for_day(
+def activities_assign_for_day(
     *, day: date, after_member_id: int, members: int, budget_seconds: float
 ) -> int | None:
-    """Chunks of ``members`` members until every one has the day's tasks (None), or the
-    time budget is spent: then the member id to resume after, in a new task."""
+    """Chunks of ``members`` members until every one has the day's activities (None), or
+    the time budget is spent: then the member id to resume after, in a new task."""
     deadline = time.monotonic() + budget_seconds
     after = after_member_id
-    while (upto := assignments_create(day=day, after_member_id=after, members=members)) is not None:
+    while (upto := activities_assign(day=day, after_member_id=after, members=members)) is not None:
         after = upto
         if time.monotonic() > deadline:
             return after
@@ -64,14 +68,6 @@ def assignments_create_for_day(
 class Completion:
     assignment: Assignment
     earning: Earning
-
-
-# Why a member cannot complete an assignment: code -> what they are told.
-REFUSALS = {
-    "not_found": "No such assignment.",
-    "completed": "This assignment is completed already.",
-    "not_today": "This assignment was for another day.",
-}
 
 
 def assignment_complete(*, assignment_id: int, member_id: int) -> Completion | None:
@@ -89,8 +85,8 @@ def assignment_complete(*, assignment_id: int, member_id: int) -> Completion | N
         ).update(status=Assignment.Status.COMPLETED, completed_at=now)
         if not done:
             return None
-        assignment = Assignment.objects.select_related("task").get(pk=assignment_id)
-        reward = assignment.task.reward
+        assignment = assignment_with_activity(assignment_id=assignment_id)
+        reward = assignment.activity.reward
         earning = earning_record(
             member_id=member_id,
             amount=reward,
@@ -106,20 +102,3 @@ def assignment_complete(*, assignment_id: int, member_id: int) -> Completion | N
         )
     log.info("assignment.completed id=%s member=%s reward=%s", assignment.pk, member_id, reward)
     return Completion(assignment, earning)
-
-
-def assignment_refusal(*, assignment_id: int, member_id: int) -> str | None:
-    """Why the member cannot complete this assignment now (a key of REFUSALS), or None.
-    Someone else's assignment is as unknown as a missing one."""
-    row = (
-        Assignment.objects.filter(pk=assignment_id, member_id=member_id)
-        .values("status", "day")
-        .first()
-    )
-    if row is None:
-        return "not_found"
-    if row["status"] == Assignment.Status.COMPLETED:
-        return "completed"
-    if row["day"] != timezone.localdate():
-        return "not_today"
-    return None

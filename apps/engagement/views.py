@@ -1,4 +1,4 @@
-"""Members' API for their daily tasks. Every view needs a bearer token."""
+"""Members' API for their daily activities. Every view needs a bearer token."""
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.views import member_required
 from apps.common.http import BadRequest, json_view
 from apps.engagement.models import Assignment
-from apps.engagement.services import REFUSALS, assignment_complete, assignment_refusal
+from apps.engagement.selectors import REFUSALS, assignment_refusal, assignments_of_member
+from apps.engagement.services import assignment_complete
 
 
 def _assignment(assignment: Assignment) -> dict:
@@ -17,10 +18,10 @@ def _assignment(assignment: Assignment) -> dict:
         "day": assignment.day.isoformat(),
         "status": assignment.status,
         "completed_at": assignment.completed_at.isoformat() if assignment.completed_at else None,
-        "task": {
-            "title": assignment.task.title,
-            "kind": assignment.task.kind,
-            "reward": str(assignment.task.reward),
+        "task": {  # the API's name for the activity, kept for its clients
+            "title": assignment.activity.title,
+            "kind": assignment.activity.kind,
+            "reward": str(assignment.activity.reward),
         },
     }
 
@@ -29,11 +30,9 @@ def _assignment(assignment: Assignment) -> dict:
 @json_view
 @member_required
 def assignments(request):
-    """The member's tasks for today."""
-    today = Assignment.objects.filter(member=request.member, day=timezone.localdate())
-    return JsonResponse(
-        {"assignments": [_assignment(a) for a in today.select_related("task").order_by("pk")]}
-    )
+    """The member's activities for today."""
+    today = assignments_of_member(member_id=request.member.pk, day=timezone.localdate())
+    return JsonResponse({"assignments": [_assignment(a) for a in today]})
 
 
 @csrf_exempt  # bearer token, no cookie
@@ -41,7 +40,7 @@ def assignments(request):
 @json_view
 @member_required
 def complete(request, assignment_id: int):
-    """Mark one of today's tasks done: 202, its reward pending until it matures."""
+    """Mark one of today's activities done: 202, its reward pending until it matures."""
     done = assignment_complete(assignment_id=assignment_id, member_id=request.member.pk)
     if done is None:
         # "completed" also covers a concurrent request that completed it a moment ago.

@@ -3,7 +3,7 @@ from django.utils.html import format_html
 
 from apps.common.errors import ApplicationError
 from apps.ops.models import AdminEvent, FailedTask
-from apps.ops.services import failed_task_forget, failed_task_retry, failed_tasks_drain_spool
+from apps.ops.services import failed_task_forget, failed_task_retry
 
 
 @admin.register(FailedTask)
@@ -19,10 +19,6 @@ class FailedTaskAdmin(admin.ModelAdmin):
         "traceback_text",
     )
 
-    def changelist_view(self, request, extra_context=None):
-        failed_tasks_drain_spool()
-        return super().changelist_view(request, extra_context)
-
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # "forget" says what it does
@@ -36,7 +32,7 @@ class FailedTaskAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def error(self, obj):
-        return f"{obj.exception_type.rsplit('.', 1)[-1]}: {obj.exception_message}"[:120]
+        return obj.error_summary()[:120]
 
     @admin.display(description="traceback")
     def traceback_text(self, obj):

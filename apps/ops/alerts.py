@@ -9,13 +9,13 @@ from django.core.mail import mail_admins
 
 from apps.common import redis_client
 from apps.ops.models import AdminEvent
-from apps.ops.selectors import QueueStatus
+from apps.ops.selectors import QueueState
 from apps.ops.services import admin_event_emit
 
 log = logging.getLogger("conveyor.ops.alerts")
 
 
-def queues_alert(statuses: list[QueueStatus]) -> list[str]:
+def queues_alert(statuses: list[QueueState]) -> list[str]:
     """Alert on each busy queue not alerted within the cool-down; the queues alerted."""
     alerted = []
     for status in statuses:
@@ -32,7 +32,7 @@ def queues_alert(statuses: list[QueueStatus]) -> list[str]:
             "max_depth": status.max_depth,
             "oldest_wait": None if status.oldest_wait is None else round(status.oldest_wait, 1),
             "max_wait": status.max_wait,
-            "workers": status.workers,
+            "workers": list(status.workers),
         }
         admin_event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload=payload)
         summary = (

@@ -13,7 +13,7 @@ from apps.common.redis_client import REDIS_ERRORS as BROKER_ERRORS
 from apps.common.redis_client import client
 from config.celery import PUBLISHED_AT, app
 
-__all__ = ["BROKER_ERRORS", "Backlog", "backlogs", "client", "consumers", "ping"]
+__all__ = ["BROKER_ERRORS", "Backlog", "backlogs", "client", "ping", "pools"]
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,6 @@ def _published_at(raw: bytes | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def consumers(timeout: float = 1.0) -> dict[str, list[str]]:
-    """Queue name -> names of the workers consuming it (workers answer within ``timeout``)."""
-    replies = app.control.inspect(timeout=timeout).active_queues() or {}
-    found: dict[str, list[str]] = {}
-    for worker, queues in sorted(replies.items()):
-        for queue in queues:
-            found.setdefault(queue["name"], []).append(worker)
-    return found
-
-
 def ping() -> float:
     """Round trip to the broker in milliseconds; raises BROKER_ERRORS if it does not answer."""
     started = time.perf_counter()
@@ -81,10 +71,11 @@ POOLS_KEY = "ops:pools"
 POOLS_TTL = 5  # s: the page and /metrics ask often; the workers answer in up to a second
 
 
-def pools(timeout: float = 1.0) -> dict[str, dict]:
+def pools(timeout: float = 1.0, fresh: bool = False) -> dict[str, dict]:
     """Queue name -> {"workers": [names], "processes": pool processes consuming it}, as the
-    workers answer (cached for POOLS_TTL seconds in Redis for every web process)."""
-    cached = client().get(POOLS_KEY)
+    workers answer within ``timeout``; the answer is shared in Redis for POOLS_TTL seconds by
+    every process, unless ``fresh`` asks the workers now."""
+    cached = None if fresh else client().get(POOLS_KEY)
     if cached:
         return json.loads(cached)
     inspect = app.control.inspect(timeout=timeout)

@@ -38,6 +38,10 @@ class FailedTask(models.Model):
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"
 
+    def error_summary(self) -> str:
+        """``ValueError: boom``: the exception's class name and its message."""
+        return f"{self.exception_type.rsplit('.', 1)[-1]}: {self.exception_message}"
+
 
 class AdminEvent(models.Model):
     """Something staff should see: stored here and pushed live on the Redis channel

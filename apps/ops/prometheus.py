@@ -1,10 +1,8 @@
 """/metrics in Prometheus's text format (version 0.0.4), from apps/ops/metrics.py and the
-broker."""
+queue states."""
 
-import time
-
-from apps.ops import broker, metrics
-from config import queues
+from apps.ops import metrics
+from apps.ops.selectors import queue_states
 
 
 def _labels(**labels: str) -> str:
@@ -38,25 +36,17 @@ def render() -> str:
             lines.append(f"{name}_sum{_labels(queue=queue, task=task)} {data['sum']:.6f}")
             lines.append(f"{name}_count{_labels(queue=queue, task=task)} {data['count']}")
 
-    backlogs = broker.backlogs(list(queues.NAMES))
-    pools = broker.pools()
-    now = time.time()
+    states = queue_states()
     gauges = {
-        "conveyor_queue_depth": ("Messages waiting in the queue.", lambda q: backlogs[q].depth),
+        "conveyor_queue_depth": ("Messages waiting in the queue.", lambda q: q.depth),
         "conveyor_queue_oldest_wait_seconds": (
             "Seconds the oldest waiting message has waited (0: none).",
-            lambda q: round(backlogs[q].oldest_wait(now) or 0.0, 3),
+            lambda q: round(q.oldest_wait or 0.0, 3),
         ),
-        "conveyor_queue_workers": (
-            "Workers consuming the queue.",
-            lambda q: len(pools.get(q, {}).get("workers", [])),
-        ),
-        "conveyor_queue_processes": (
-            "Pool processes consuming the queue.",
-            lambda q: pools.get(q, {}).get("processes", 0),
-        ),
+        "conveyor_queue_workers": ("Workers consuming the queue.", lambda q: len(q.workers)),
+        "conveyor_queue_processes": ("Pool processes consuming the queue.", lambda q: q.processes),
     }
     for name, (help_text, value) in gauges.items():
         lines += _family(name, "gauge", help_text)
-        lines += [f"{name}{_labels(queue=q)} {value(q)}" for q in queues.NAMES]
+        lines += [f"{name}{_labels(queue=q.name)} {value(q)}" for q in states]
     return "\n".join(lines) + "\n"

@@ -1,23 +1,30 @@
-"""Reads of the ops domain: failed tasks, the state of each queue, health."""
+"""Reads of the ops domain: failed tasks, admin events, schedules, the state of every queue,
+health. The operations page, /metrics, `queue_monitor` and the QueueBusy alerts all read the
+queues through ``queue_states``, so they never disagree."""
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import DatabaseError, connection
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
-from apps.ops import broker
-from apps.ops.models import FailedTask
+from apps.ops import broker, metrics
+from apps.ops.models import AdminEvent, FailedTask
 from config import queues
 
 log = logging.getLogger("conveyor.ops")
 
+ROWS = 50  # failed tasks and events the page shows
 
-def failed_task_list(*, queue: str | None = None) -> QuerySet[FailedTask]:
-    """Failed tasks, newest first."""
+
+def failed_task_list(*, queue: str | None = None, tag: str = "") -> QuerySet[FailedTask]:
+    """Failed tasks, newest first; of one queue, or carrying ``tag``."""
     rows = FailedTask.objects.all()
-    return rows.filter(queue=queue) if queue else rows
+    if queue:
+        rows = rows.filter(queue=queue)
+    return rows.filter(tags__contains=tag) if tag else rows
 
 
 def failed_tasks_summary(*, since, until) -> dict[str, int]:
@@ -26,14 +33,26 @@ def failed_tasks_summary(*, since, until) -> dict[str, int]:
     return dict(rows.values_list("queue").annotate(n=Count("pk")).order_by())
 
 
+def admin_event_list(*, tag: str = "", after_id: int | None = None) -> QuerySet[AdminEvent]:
+    """Events newest first; with ``after_id``, those after it, oldest first (a catch-up)."""
+    rows = AdminEvent.objects.all()
+    if tag:
+        rows = rows.filter(tags__contains=tag)
+    return rows if after_id is None else rows.filter(pk__gt=after_id).order_by("pk")
+
+
 @dataclass(frozen=True)
-class QueueStatus:
+class QueueState:
+    """One queue as the broker and its workers see it, against its alert thresholds."""
+
     name: str
     depth: int
+    oldest_wait: float | None  # seconds; None: empty, or no publish time on the oldest
     max_depth: int
-    oldest_wait: float | None  # seconds
     max_wait: float
-    workers: list[str] = field(default_factory=list)
+    workers: tuple[str, ...]
+    processes: int  # pool processes consuming it
+    planned_processes: int  # the queue table's pool
 
     @property
     def over_depth(self) -> bool:
@@ -47,32 +66,125 @@ class QueueStatus:
     def busy(self) -> bool:
         return self.over_depth or self.over_wait
 
+    @property
+    def status(self) -> str:
+        if self.busy:
+            return "busy"
+        return "ok" if self.workers else "no workers"
 
-def queue_status_list(
+
+def queue_states(
     *,
     names: list[str] | None = None,
     max_depth: dict[str, int] | None = None,
     max_wait: float | None = None,
+    fresh: bool = False,
     inspect_timeout: float = 1.0,
-) -> list[QueueStatus]:
-    """Each queue's depth, oldest wait and consumers, against the table's thresholds
-    unless ``max_depth`` (per queue) or ``max_wait`` (all queues) override them."""
+) -> list[QueueState]:
+    """Every queue's (or ``names``') state. Thresholds are the queue table's unless
+    ``max_depth`` (per queue) or ``max_wait`` (every queue) say otherwise. The workers' answer
+    is shared by every process for a few seconds; ``fresh`` asks them now. Raises
+    broker.BROKER_ERRORS when Redis does not answer."""
     names = names or list(queues.NAMES)
     max_depth = max_depth or {}
     backlogs = broker.backlogs(names)
-    consumers = broker.consumers(timeout=inspect_timeout)
+    pools = broker.pools(timeout=inspect_timeout, fresh=fresh)
     now = time.time()
-    return [
-        QueueStatus(
-            name=name,
-            depth=backlogs[name].depth,
-            max_depth=max_depth.get(name, queues.policy(name).alert_depth),
-            oldest_wait=backlogs[name].oldest_wait(now),
-            max_wait=max_wait if max_wait is not None else queues.policy(name).alert_wait,
-            workers=consumers.get(name, []),
+    states = []
+    for name in names:
+        policy, pool = queues.policy(name), pools.get(name, {})
+        states.append(
+            QueueState(
+                name=name,
+                depth=backlogs[name].depth,
+                oldest_wait=backlogs[name].oldest_wait(now),
+                max_depth=max_depth.get(name, policy.alert_depth),
+                max_wait=policy.alert_wait if max_wait is None else max_wait,
+                workers=tuple(pool.get("workers", ())),
+                processes=pool.get("processes", 0),
+                planned_processes=policy.pool,
+            )
         )
-        for name in names
+    return states
+
+
+# --- the operations page ----------------------------------------------------------------
+
+
+def queue_rows() -> list[dict]:
+    """Each queue's state with its throughput and runtimes, as the page shows it."""
+    return [
+        {
+            "queue": state.name,
+            "depth": state.depth,
+            "oldest_wait_s": None if state.oldest_wait is None else round(state.oldest_wait, 1),
+            **metrics.queue_rates(state.name),
+            **metrics.runtime_percentiles(state.name),
+            "workers": list(state.workers),
+            "processes": state.processes,
+            "planned_processes": state.planned_processes,
+            "alert_depth": state.max_depth,
+            "alert_wait_s": state.max_wait,
+            "status": state.status,
+        }
+        for state in queue_states()
     ]
+
+
+def failed_rows(tag: str = "") -> list[dict]:
+    return [
+        {
+            "id": f.pk,
+            "failed_at": f.failed_at.isoformat(),
+            "queue": f.queue,
+            "task": f.task_name,
+            "attempts": f.attempts,
+            "reason": f.reason,
+            "error": f.error_summary()[:200],
+            "tags": f.tags.split(),
+        }
+        for f in failed_task_list(tag=tag)[:ROWS]
+    ]
+
+
+def event_rows(tag: str = "") -> list[dict]:
+    return [e.message() for e in admin_event_list(tag=tag)[:ROWS]]
+
+
+def schedule_rows() -> list[dict]:
+    from django_celery_beat.models import PeriodicTask
+
+    now = timezone.now()
+    rows = []
+    for task in PeriodicTask.objects.select_related("interval", "crontab").order_by("name"):
+        if task.name.startswith("celery."):
+            continue  # beat's own housekeeping
+        rows.append(
+            {
+                "id": task.pk,
+                "name": task.name,
+                "task": task.task,
+                "enabled": task.enabled,
+                "schedule": str(task.interval or task.crontab or task.clocked or task.solar),
+                "last_run_at": task.last_run_at.isoformat() if task.last_run_at else None,
+                "next_run_at": _next_run(task, now),
+                "runs": task.total_run_count,
+            }
+        )
+    return rows
+
+
+def _next_run(task, now) -> str | None:
+    if not task.enabled:
+        return None
+    try:
+        remaining = task.schedule.remaining_estimate(task.last_run_at or now)
+    except (AttributeError, TypeError, ValueError):  # a clocked or odd row
+        return None
+    return max(now, now + remaining).isoformat()
+
+
+# --- health -------------------------------------------------------------------------------
 
 
 def health() -> dict:

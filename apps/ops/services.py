@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from apps.common.errors import ApplicationError
 from apps.ops import broker
 from apps.ops.models import AdminEvent, FailedTask
+from apps.ops.selectors import failed_task_list
 from apps.ops.tags import stored, tags_of
 from config import queues, schedules
 from config.celery import app
@@ -106,7 +107,8 @@ def failed_task_record(
 def failed_tasks_drain_spool() -> int:
     """Move spooled failures into the database; safe to run concurrently.
 
-    Runs after each recorded failure and when an operator lists failed tasks.
+    Runs after each recorded failure, every minute from beat (drain_failed_task_spool) and
+    when an operator lists failed tasks with `queue_failed`; never when a page is opened.
     """
     client = broker.client()
     moved = 0
@@ -164,10 +166,8 @@ def failed_tasks_retry(
 ) -> tuple[list[Retried], list[str]]:
     """Retry the given rows, or all (of ``queue``) oldest first; returns (retried, errors)."""
     if ids is None:
-        rows = FailedTask.objects.order_by("failed_at", "id")
-        if queue:
-            rows = rows.filter(queue=queue)
-        ids = list(rows.values_list("id", flat=True))
+        oldest_first = failed_task_list(queue=queue).order_by("failed_at", "id")
+        ids = list(oldest_first.values_list("id", flat=True))
     retried, errors = [], []
     for failed_task_id in ids:
         try:
@@ -175,6 +175,14 @@ def failed_tasks_retry(
         except ApplicationError as exc:
             errors.append(str(exc))
     return retried, errors
+
+
+PING_TASK = "tasks.default.ping"  # by name: ops knows no task module
+
+
+def queue_ping_send(*, queue: str):
+    """Send the no-op ping task through ``queue``; its result names the worker that ran it."""
+    return app.send_task(PING_TASK, queue=queue)
 
 
 def failed_task_forget(*, failed_task_id: int) -> None:

@@ -50,8 +50,8 @@ class Payment(models.Model):
     """One purchase and the money for it. The id is the buyer's only key, so it is a UUID.
 
     PENDING -> PAID -> FULFILLED, or PENDING -> FAILED | CANCELLED. Every transition is a
-    conditional UPDATE on the current status (apps/payments/services.py), so a second
-    delivery or a concurrent worker changes nothing.
+    conditional UPDATE on the current status (apps/payments/services/transitions.py), so a
+    second delivery or a concurrent worker changes nothing.
     """
 
     class Status(models.TextChoices):
@@ -62,7 +62,8 @@ class Payment(models.Model):
         CANCELLED = "cancelled"
 
     class Method(models.TextChoices):
-        STK = "mpesa", "M-Pesa STK push"
+        # Paybill is M-Pesa too; the API still calls the STK push "mpesa" (views.purchases).
+        STK_PUSH = "stk_push", "M-Pesa STK push"
         PAYBILL = "paybill", "M-Pesa paybill (C2B)"
         STRIPE = "stripe", "Stripe"
 
@@ -77,7 +78,7 @@ class Payment(models.Model):
     )
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default=KES)
-    method = models.CharField(max_length=8, choices=Method.choices, default=Method.STK)
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.STK_PUSH)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -98,7 +99,9 @@ class Payment(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True, help_text="When it failed/cancelled.")
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it failed or was cancelled."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

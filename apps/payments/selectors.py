@@ -5,15 +5,85 @@ import uuid
 from django.db.models import Count, QuerySet, Sum
 
 from apps.common.money import cents
-from apps.payments.models import Package, Payment
+from apps.payments.models import Package, Payment, StkRequest, Suspense
 
 
 def package_list_on_sale() -> QuerySet[Package]:
     return Package.objects.filter(is_active=True)
 
 
-def payment_get(*, payment_id: uuid.UUID) -> Payment | None:
+def package_get_on_sale(*, code: str) -> Package | None:
+    return package_list_on_sale().filter(code=code).first()
+
+
+def package_get_cheapest_on_sale() -> Package | None:
+    return package_list_on_sale().order_by("price").first()
+
+
+def payment_get(*, payment_id: uuid.UUID | str) -> Payment | None:
     return Payment.objects.select_related("package", "subscription").filter(pk=payment_id).first()
+
+
+def payment_get_open(*, reference: str, method: str | None = None) -> Payment | None:
+    """The PENDING payment with this reference (and method, if given)."""
+    payments = Payment.objects.filter(reference=reference, status=Payment.Status.PENDING)
+    if method is not None:
+        payments = payments.filter(method=method)
+    return payments.first()
+
+
+def payment_status_counts(*, ids: list) -> dict[str, int]:
+    """How many of these payments are in each status (every status, zero included)."""
+    counts = dict(
+        Payment.objects.filter(pk__in=ids)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in Payment.Status.values}
+
+
+def payment_fulfilment_seconds(*, ids: list) -> list[float]:
+    """Purchase to FULFILLED, in seconds, for those of these payments that are fulfilled."""
+    fulfilled = Payment.objects.filter(pk__in=ids, status=Payment.Status.FULFILLED)
+    return [
+        (p.fulfilled_at - p.created_at).total_seconds()
+        for p in fulfilled.only("created_at", "fulfilled_at")
+    ]
+
+
+def receipt_paid_a_payment(*, receipt: str) -> bool:
+    return Payment.objects.filter(mpesa_receipt=receipt).exists()
+
+
+def receipt_is_recorded(*, receipt: str) -> bool:
+    """The M-Pesa receipt paid a payment or is held in suspense: a replay, if it comes again."""
+    return (
+        receipt_paid_a_payment(receipt=receipt) or Suspense.objects.filter(receipt=receipt).exists()
+    )
+
+
+def stk_request_get(*, stk_request_id: int) -> StkRequest | None:
+    return StkRequest.objects.select_related("payment").filter(pk=stk_request_id).first()
+
+
+def stk_request_get_by_checkout(*, checkout_request_id: str) -> StkRequest | None:
+    """The push Daraja knows by this CheckoutRequestID, with its payment and package."""
+    return (
+        StkRequest.objects.select_related("payment", "payment__package")
+        .filter(checkout_request_id=checkout_request_id)
+        .first()
+    )
+
+
+def stk_request_payment_id(*, checkout_request_id: str) -> uuid.UUID | None:
+    """The payment a push belongs to, in one short query (the hot path of every callback)."""
+    return (
+        StkRequest.objects.filter(checkout_request_id=checkout_request_id)
+        .values_list("payment_id", flat=True)
+        .first()
+    )
 
 
 def payment_state(payment: Payment) -> dict:

@@ -33,6 +33,15 @@ from apps.payments.models import Payment
 
 log = logging.getLogger("conveyor.payments.http")
 
+# A purchase's method by the name the API takes (see purchases): the documented names, and
+# the stored name of the STK push.
+API_METHODS = {
+    "mpesa": Payment.Method.STK_PUSH,
+    "paybill": Payment.Method.PAYBILL,
+    "stripe": Payment.Method.STRIPE,
+}
+PURCHASE_METHODS = {**API_METHODS, Payment.Method.STK_PUSH.value: Payment.Method.STK_PUSH}
+
 
 # --- the captive portal's API ----------------------------------------------------------
 
@@ -62,13 +71,19 @@ def packages(request):
 @require_POST
 @json_view
 def purchases(request):
-    """Buy a package: 202 with the payment id; the STK prompt follows on the phone."""
+    """Buy a package: 202 with the payment id; the STK prompt follows on the phone.
+
+    ``method`` keeps its public names: "mpesa" (the documented default) is the STK push,
+    although the push is stored as ``Payment.Method.STK_PUSH`` ("stk_push") since paybill is
+    M-Pesa too; "stk_push" is accepted as well. A refusal lists the documented names
+    (mpesa, paybill, stripe), as it always has, and no answer names the stored value.
+    """
     ip = client_ip(request)
     if ip not in settings.PURCHASE_RATE_EXEMPT_IPS:
         rate_limit("purchases", "address", ip, settings.PURCHASE_RATE_PER_IP)
     _, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
     phone, code = data.get("phone"), data.get("package")
-    method = data.get("method", Payment.Method.STK)
+    method = data.get("method", "mpesa")
     if not isinstance(phone, str):
         raise BadRequest(
             "phone must be a text such as 0712345678.", field="phone", code="invalid_phone"
@@ -77,12 +92,13 @@ def purchases(request):
         raise BadRequest(
             "package must be the code of a package.", field="package", code="invalid_package"
         )
-    if method not in Payment.Method.values:
+    if not isinstance(method, str) or method not in PURCHASE_METHODS:
         raise BadRequest(
-            f"method must be one of {', '.join(Payment.Method.values)}.",
+            f"method must be one of {', '.join(API_METHODS)}.",
             field="method",
             code="invalid_method",
         )
+    method = PURCHASE_METHODS[method]
     try:
         phone = normalize_phone(phone)
     except ValidationError as exc:

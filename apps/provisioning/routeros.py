@@ -19,6 +19,7 @@ from librouteros.exceptions import ConnectionClosed, FatalError, ProtocolError, 
 from librouteros.query import Key
 
 from apps.common.errors import ApplicationError, TransientError
+from apps.provisioning.results import RouterUserResult
 
 DUPLICATE_NAME = "already have user with this name"
 DUPLICATE_PROFILE = "already have profile with such name"
@@ -93,8 +94,8 @@ def user_upsert(
     limit_uptime: str,
     limit_bytes_total: int,
     comment: str,
-) -> str:
-    """Add the hotspot user, or bring it up to date; "added" or "updated".
+) -> RouterUserResult:
+    """Add the hotspot user, or bring it up to date; ADDED or UPDATED.
 
     Looked up by name every time: RouterOS .ids change when the router reboots.
     """
@@ -110,14 +111,14 @@ def user_upsert(
     found = list(users.select(Key(".id")).where(Key("name") == name))
     if found:
         users.update(**{".id": found[0][".id"], **fields})
-        return "updated"
+        return RouterUserResult.UPDATED
     try:
         users.add(name=name, **fields)
     except TrapError as exc:
         if DUPLICATE_NAME not in exc.message:
             raise
-        return "updated"  # added by an earlier run of this task
-    return "added"
+        return RouterUserResult.UPDATED  # added by an earlier run of this task
+    return RouterUserResult.ADDED
 
 
 def user_remove(api: Api, *, name: str) -> bool:

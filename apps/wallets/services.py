@@ -6,20 +6,30 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from apps.wallets.balances import Sweep, wallet_add
+from apps.wallets.balances import wallet_add
+from apps.wallets.ledger_sweep import LedgerSweep, LedgerSweepResult, ledger_sweep_run
 from apps.wallets.models import Earning
+from apps.wallets.selectors import earning_exists
 
-MATURATION = Sweep(
+MATURATION = LedgerSweep(
     name="maturation.mature",
-    table="wallets_earning",
-    member_column="member_id",
+    model=Earning,
+    member="member",
     source=Earning.Status.PENDING,
     target=Earning.Status.MATURED,
     stamp="matured_at",
     order_by="matures_at",
     pending_sign=-1,
-    due="matures_at <= %(now)s",
+    due="matures_at",
 )
+
+
+def balances_mature(*, budget_seconds: float) -> LedgerSweepResult:
+    """Due PENDING earnings become MATURED, their amounts moved from pending to withdrawable,
+    in chunks for at most about ``budget_seconds`` (not finished: rows are left)."""
+    return ledger_sweep_run(
+        MATURATION, chunk_rows=settings.SWEEP_CHUNK_ROWS, budget_seconds=budget_seconds
+    )
 
 
 def earning_record(
@@ -38,7 +48,7 @@ def earning_record(
                 matures_at=at + timedelta(hours=settings.MATURATION_HOURS),
             )
     except IntegrityError:
-        if Earning.objects.filter(source_kind=source_kind, source_id=str(source_id)).exists():
+        if earning_exists(source_kind=source_kind, source_id=str(source_id)):
             return None
         raise  # not a duplicate: a bug, not to be swallowed
     wallet_add(member_id=member_id, pending=amount)

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 
 from apps.accounts.views import member_required
 from apps.common.http import json_view
-from apps.wallets.models import Wallet
+from apps.wallets.selectors import wallet_get
 
 
 @require_GET
@@ -13,7 +13,7 @@ from apps.wallets.models import Wallet
 @member_required
 def wallet(request):
     """The member's balances."""
-    found = Wallet.objects.filter(member=request.member).first() or Wallet()
+    found = wallet_get(member_id=request.member.pk)
     return JsonResponse(
         {
             "currency": "KES",

@@ -13,6 +13,9 @@ USE_TZ = True
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Where gunicorn listens (supervisor's web program; `make up` passes these on).
+WEB_HOST = env("WEB_HOST", default="127.0.0.1")
+WEB_PORT = env.int("WEB_PORT", default=8000)
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -133,6 +136,10 @@ from config.settings.payments import *  # noqa: E402, F403
 from config.settings.provisioning import *  # noqa: E402, F403
 
 CELERY_TIMEZONE = TIME_ZONE
+
+# A Fernet key for development and tests only, public on purpose: dev.py and test.py default
+# FIELD_ENCRYPTION_KEYS to it; production must set its own (prod.py).
+DEVELOPMENT_ENCRYPTION_KEY = "gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="
 
 # CACHES
 # ------------------------------------------------------------------------------

@@ -38,8 +38,10 @@ CELERY_TASK_DEFAULT_ROUTING_KEY = queues.DEFAULT
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 # Explicit, because autodiscovery only looks inside Django apps.
 CELERY_IMPORTS = tuple(f"tasks.{q.name}" for q in queues.QUEUES)
-# Task modules beyond tasks/ that workers load (the supervisor tests add tests.support.probes).
-CELERY_IMPORTS += tuple(env.list("WORKER_EXTRA_IMPORTS", default=[]))
+# Task modules beyond tasks/ that workers load: a test knob (the supervisor tests add
+# tests.support.probes), refused in production.
+WORKER_EXTRA_IMPORTS = tuple(env.list("WORKER_EXTRA_IMPORTS", default=[]))
+CELERY_IMPORTS += WORKER_EXTRA_IMPORTS
 
 # JSON only: pickle is remote code execution for anyone who can write to Redis.
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -58,10 +60,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A broker connection lost mid-task means the message will be redelivered: cancel
 # the running copy rather than let both run.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", default=1000)
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_KB", default=256_000)
+# A pool child is replaced after this many tasks, or after a task that left it above this
+# much resident memory (KB); supervisor's worker programs pass the same values.
+WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", default=1000)
+WORKER_MAX_MEMORY_KB = env.int("WORKER_MAX_MEMORY_KB", default=256_000)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = WORKER_MAX_TASKS_PER_CHILD
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = WORKER_MAX_MEMORY_KB
 
-# Task backoff is the queue table's, multiplied by this (a staging or test knob).
+# Task backoff is the queue table's, multiplied by this (a test knob, refused in production).
 TASK_BACKOFF_SCALE = env.float("TASK_BACKOFF_SCALE", default=1.0)
 
 # Task events (received/started/succeeded per task) feed Flower's task list. They cost

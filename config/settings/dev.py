@@ -1,19 +1,11 @@
 """Local development: `make up`. Safe defaults, never used in production."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import VAR_DIR, env
+from config.settings.base import DEVELOPMENT_ENCRYPTION_KEY, WEB_HOST, WEB_PORT, env
+from config.settings.local_static import *  # noqa: F403
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
-# Serve static files from the apps directly, no collectstatic needed (found once at start).
-WHITENOISE_USE_FINDERS = True
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-
-# The SQLite file and runtime files live in VAR_DIR; WhiteNoise wants STATIC_ROOT to exist.
-(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 # The Daraja simulator (simulators/daraja.py), which `make up` starts when nothing answers
 # at DARAJA_BASE_URL, with these same credentials.
@@ -21,16 +13,11 @@ DARAJA_BASE_URL = env("DARAJA_BASE_URL", default="http://127.0.0.1:8100")
 DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="dev-key")
 DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="dev-secret")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="dev-hooks")
-DARAJA_CALLBACK_BASE_URL = env(
-    "DARAJA_CALLBACK_BASE_URL", default=f"http://127.0.0.1:{env('WEB_PORT', default='8000')}"
-)
+DARAJA_CALLBACK_BASE_URL = env("DARAJA_CALLBACK_BASE_URL", default=f"http://{WEB_HOST}:{WEB_PORT}")
 # Development buys from this machine: no per-address limit for it.
 PURCHASE_RATE_EXEMPT_IPS = env.list("PURCHASE_RATE_EXEMPT_IPS", default=["127.0.0.1"])
 
-# A development key, public on purpose: never for real secrets.
-FIELD_ENCRYPTION_KEYS = env.list(
-    "FIELD_ENCRYPTION_KEYS", default=["gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="]
-)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_ENCRYPTION_KEY])
 # The RouterOS simulator `make up` starts when this port is free; seed_demo points a demo
 # router at it.
 ROUTER_SIM_PORT = env.int("ROUTER_SIM_PORT", default=8728)

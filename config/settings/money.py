@@ -15,7 +15,7 @@ SWEEP_CHUNK_ROWS = env.int("SWEEP_CHUNK_ROWS", default=50_000)
 # then hands the rest to a new task: 0.5 of 240 s for the sweeps.
 TASK_BUDGET_SHARE = env.float("TASK_BUDGET_SHARE", default=0.5)
 
-# ENGAGEMENT (engagement.assign_daily_tasks: daily at 00:05)
+# ENGAGEMENT (default.assign_daily_activities: daily at 00:05)
 # ------------------------------------------------------------------------------
 ASSIGN_CHUNK_MEMBERS = env.int("ASSIGN_CHUNK_MEMBERS", default=20_000)
 # Demo members `make up` seeds in development (seed_demo --members); 0 for none.

@@ -2,12 +2,18 @@
 
 from config.env import env
 
-# Where staff find Flower (runs behind this prefix: supervisor's flower program).
+# FLOWER (supervisor's flower program: `manage.py flower`)
+# ------------------------------------------------------------------------------
+FLOWER_ADDRESS = env("FLOWER_ADDRESS", default="127.0.0.1")
+FLOWER_PORT = env.int("FLOWER_PORT", default=5555)
+# Flower serves only under this prefix (so a proxy can put it beside the web): its root
+# answers 404, its pages are at http://FLOWER_ADDRESS:FLOWER_PORT/flower/.
 FLOWER_URL_PREFIX = env("FLOWER_URL_PREFIX", default="flower")
+# user:password (several: comma-separated); Flower refuses to start without it.
+FLOWER_BASIC_AUTH = env("FLOWER_BASIC_AUTH", default="")
+# Where the operations page links to Flower.
 FLOWER_URL = env(
-    "FLOWER_URL",
-    default=f"http://{env('FLOWER_ADDRESS', default='127.0.0.1')}:"
-    f"{env('FLOWER_PORT', default='5555')}/{FLOWER_URL_PREFIX}/",
+    "FLOWER_URL", default=f"http://{FLOWER_ADDRESS}:{FLOWER_PORT}/{FLOWER_URL_PREFIX}/"
 )
 # /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>", or staff;
 # unset, only staff.

@@ -28,6 +28,10 @@ RADIUS_SIMULTANEOUS_USE = env.int("RADIUS_SIMULTANEOUS_USE", default=1)
 # not doubled.
 PROVISION_NUDGE_AFTER = env.int("PROVISION_NUDGE_AFTER", default=180)
 
-# EXPIRY (provisioning.expire_subscriptions, every 5 minutes)
+# SWEEPS (provisioning.reconcile_subscriptions and expire_subscriptions)
 # ------------------------------------------------------------------------------
-EXPIRE_BATCH = env.int("EXPIRE_BATCH", default=500)
+# Subscriptions one run of either sweep takes at most; the next run takes the rest. Read
+# from EXPIRE_BATCH, its old name, where that is still set.
+PROVISIONING_SWEEP_BATCH = env.int(
+    "PROVISIONING_SWEEP_BATCH", default=env.int("EXPIRE_BATCH", default=500)
+)

@@ -3,16 +3,17 @@
 import os
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CELERY_TASK_ROUTES, DATABASES, VAR_DIR, env
+from config.settings.base import (
+    CELERY_TASK_ROUTES,
+    DATABASES,
+    DEVELOPMENT_ENCRYPTION_KEY,
+    VAR_DIR,
+    env,
+)
+from config.settings.local_static import *  # noqa: F403
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-WHITENOISE_USE_FINDERS = True  # no collectstatic in tests
-(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 
 # Worker subprocesses share the test database, so SQLite must be a file, not memory.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -28,9 +29,7 @@ DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="test-key")
 DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="test-secret")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="test-hooks")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyor")
-FIELD_ENCRYPTION_KEYS = env.list(
-    "FIELD_ENCRYPTION_KEYS", default=["gcHJg4XyEzqI5Ey36ALulWy2lX7k7t5Yiu51GM9D0Y4="]
-)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_ENCRYPTION_KEY])
 
 # Worker subprocesses mail alerts into files the tests read (pytest's own process uses
 # Django's in-memory outbox).

@@ -29,3 +29,14 @@ class MemberFactory(factory.django.DjangoModelFactory):
         model = Member
 
     phone = factory.Sequence(lambda n: f"2547{n:08d}")
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A PENDING STK payment for ``package`` (pass one: the suite's ``package`` fixture)."""
+
+    class Meta:
+        model = "payments.Payment"
+
+    phone = factory.Sequence(lambda n: f"2547{n:08d}")
+    amount = factory.SelfAttribute("package.price")
+    reference = factory.Sequence(lambda n: f"HSF{n:05d}")

@@ -10,9 +10,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.accounts.models import Member
+from apps.commissions.audit import ledger_audit
 from apps.commissions.models import CommissionLedger
 from apps.demo.seed import members_seed
-from apps.wallets.audit import ledger_audit
 from apps.wallets.models import Wallet
 from devstack import synthetic
 from devstack.processes import wait_for

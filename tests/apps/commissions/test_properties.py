@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from apps.commissions.audit import ledger_audit
 from apps.commissions.models import CommissionRate
 from apps.commissions.services import DISBURSEMENT
-from apps.engagement.models import Assignment, Task
-from apps.engagement.services import assignment_complete, assignments_create
-from apps.wallets.audit import ledger_audit
-from apps.wallets.balances import sweep
+from apps.engagement.models import Activity, Assignment
+from apps.engagement.services import activities_assign, assignment_complete
+from apps.wallets.ledger_sweep import ledger_sweep_run
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION
 from tests.support.factories import MemberFactory
@@ -41,8 +41,8 @@ def worlds(draw):
 def expected_cents(parents, rates_bp, rewards, done, due):
     """(pending, withdrawable) per member index, from first principles."""
     pending, withdrawable = defaultdict(int), defaultdict(int)
-    for (member, task), matured in zip(done, due, strict=True):
-        reward = rewards[task]
+    for (member, activity), matured in zip(done, due, strict=True):
+        reward = rewards[activity]
         (withdrawable if matured else pending)[member] += reward
         upline = parents[member]
         for rate in rates_bp:
@@ -69,26 +69,28 @@ def test_wallets_equal_the_rate_arithmetic(world):
         for parent in parents:
             upline = members[parent] if parent is not None else None
             members.append(MemberFactory(referred_by=upline))
-        tasks = [
-            Task.objects.create(title=f"t{i}", kind="video", reward=Decimal(c) / 100)
+        activities = [
+            Activity.objects.create(title=f"t{i}", kind="video", reward=Decimal(c) / 100)
             for i, c in enumerate(rewards)
         ]
         today = timezone.localdate()
-        assignments_create(day=today, after_member_id=members[0].pk - 1, members=len(members))
-        for member, task in done:
-            a = Assignment.objects.get(member=members[member], task=tasks[task], day=today)
+        activities_assign(day=today, after_member_id=members[0].pk - 1, members=len(members))
+        for member, activity in done:
+            a = Assignment.objects.get(
+                member=members[member], activity=activities[activity], day=today
+            )
             assert assignment_complete(assignment_id=a.pk, member_id=members[member].pk)
             assert not assignment_complete(assignment_id=a.pk, member_id=members[member].pk)
         matured = [
-            Assignment.objects.get(member=members[m], task=tasks[t], day=today).pk
+            Assignment.objects.get(member=members[m], activity=activities[t], day=today).pk
             for (m, t), d in zip(done, due, strict=True)
             if d
         ]
         Earning.objects.filter(source_id__in=[str(i) for i in matured]).update(
             matures_at=timezone.now() - timedelta(seconds=1)
         )
-        for kind in (DISBURSEMENT, MATURATION, DISBURSEMENT, MATURATION):  # twice: no change
-            sweep(kind, chunk_rows=3, budget_seconds=60)
+        for sweep in (DISBURSEMENT, MATURATION, DISBURSEMENT, MATURATION):  # twice: no change
+            ledger_sweep_run(sweep, chunk_rows=3, budget_seconds=60)
 
         pending, withdrawable = expected_cents(*world)
         for index, member in enumerate(members):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.accounts.tokens import token_issue
 from apps.commissions.models import CommissionLedger
-from apps.engagement.models import Assignment, Task
+from apps.engagement.models import Activity, Assignment
 from apps.wallets.models import Earning, Wallet
 from tests.support.factories import MemberFactory
 
@@ -28,8 +28,8 @@ def member(db):
 
 @pytest.fixture
 def assignment(member) -> Assignment:
-    task = Task.objects.create(title="Watch", kind="video", reward=Decimal("12.50"))
-    return Assignment.objects.create(member=member, task=task, day=timezone.localdate())
+    activity = Activity.objects.create(title="Watch", kind="video", reward=Decimal("12.50"))
+    return Assignment.objects.create(member=member, activity=activity, day=timezone.localdate())
 
 
 def auth(member) -> dict:
@@ -148,7 +148,7 @@ def test_get_is_not_allowed_on_complete(client, member, assignment):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_over_http_a_member_signs_in_and_completes_a_task(live_server, member, assignment):
+def test_over_http_a_member_signs_in_and_completes_an_activity(live_server, member, assignment):
     token = requests.post(
         f"{live_server.url}/api/auth/token/",
         json={"phone": member.phone, "password": PASSWORD},

@@ -1,4 +1,4 @@
-"""Daily assignment: every active member gets every active task once a day, in chunks,
+"""Daily assignment: every active member gets every active activity once a day, in chunks,
 through the default queue; and seed_demo's forest for the demo."""
 
 import random
@@ -11,22 +11,24 @@ from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.demo.seed import members_seed
-from apps.engagement.models import Assignment, Task
-from apps.engagement.services import assignments_create
+from apps.engagement.models import Activity, Assignment
+from apps.engagement.services import activities_assign
 from devstack.processes import wait_for
-from tasks.default import assign_daily_tasks
+from tasks.default import assign_daily_activities
 from tests.support.factories import MemberFactory
 from tests.support.workers import ProbeWorker
 
 
 @pytest.fixture
-def tasks(db):
-    Task.objects.create(title="Off", kind="sync", reward=Decimal("1"), is_active=False)
-    return [Task.objects.create(title=f"T{i}", kind="video", reward=Decimal("2")) for i in range(3)]
+def activities(db):
+    Activity.objects.create(title="Off", kind="sync", reward=Decimal("1"), is_active=False)
+    return [
+        Activity.objects.create(title=f"T{i}", kind="video", reward=Decimal("2")) for i in range(3)
+    ]
 
 
 @pytest.mark.django_db
-def test_active_members_get_active_tasks_once(tasks):
+def test_active_members_get_active_activities_once(activities):
     members = [MemberFactory() for _ in range(5)]
     MemberFactory(is_active=False)
     MemberFactory(is_staff=True)
@@ -34,14 +36,14 @@ def test_active_members_get_active_tasks_once(tasks):
     for _ in range(2):  # a second run adds nothing
         after = 0
         while after is not None:
-            after = assignments_create(day=today, after_member_id=after, members=2)
-    got = set(Assignment.objects.values_list("member_id", "task_id"))
-    assert got == {(m.pk, t.pk) for m in members for t in tasks}
+            after = activities_assign(day=today, after_member_id=after, members=2)
+    got = set(Assignment.objects.values_list("member_id", "activity_id"))
+    assert got == {(m.pk, a.pk) for m in members for a in activities}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_assign_daily_tasks_runs_on_the_default_queue_and_continues_in_new_tasks(
-    tmp_path, tasks, empty_queues
+def test_assign_daily_activities_runs_on_the_default_queue_and_continues_in_new_tasks(
+    tmp_path, activities, empty_queues
 ):
     members_seed(25, random.Random(1))
     worker = ProbeWorker(
@@ -50,7 +52,7 @@ def test_assign_daily_tasks_runs_on_the_default_queue_and_continues_in_new_tasks
         env={"ASSIGN_CHUNK_MEMBERS": "10", "TASK_BUDGET_SHARE": "0"},
     ).start()
     try:
-        assign_daily_tasks.delay()
+        assign_daily_activities.delay()
         wait_for(
             lambda: worker.log().count("task.finish") >= 4,
             timeout=30,

@@ -42,6 +42,7 @@ QUEUE_OF = {
     "engagement: assign daily tasks": "default",
     "ops: monitor queues": "default",
     "ops: prune history": "default",
+    "ops: drain failed-task spool": "default",
     "reports: daily": "default",
     "reports: weekly": "default",
     "reports: monthly": "default",

@@ -47,7 +47,7 @@ def test_a_purchase_is_202_and_requests_an_stk_push_on_commit(buy, package, queu
         "reference": payment.reference,
     }
     assert uuid.UUID(body["payment_id"]).version == 4
-    assert (payment.phone, payment.amount, payment.method) == ("254712345678", 50, "mpesa")
+    assert (payment.phone, payment.amount, payment.method) == ("254712345678", 50, "stk_push")
     assert queued() == [("tasks.payments.request_stk_push", {"payment_id": str(payment.pk)})]
 
 
@@ -125,3 +125,17 @@ def test_an_unknown_payment_is_404(client, db, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("method", ["mpesa", "stk_push"])
+def test_the_stk_push_keeps_its_public_name_mpesa(buy, package, queued, method):
+    phone = f"0712{uuid.uuid4().int % 10**6:06d}"
+    body = buy({"phone": phone, "package": "1h", "method": method}).json()
+    assert Payment.objects.get(pk=body["payment_id"]).method == Payment.Method.STK_PUSH
+    assert "paybill" not in body and len(queued()) == 1
+
+
+def test_a_refused_method_lists_the_documented_names(buy, package):
+    response = buy({"phone": "0712345678", "package": "1h", "method": ["mpesa"]})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "method must be one of mpesa, paybill, stripe."

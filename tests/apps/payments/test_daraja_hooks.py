@@ -25,7 +25,7 @@ def test_a_successful_callback_pays_once_and_enqueues_once(post, pending, queued
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     assert state(pending) == ("paid", "TCE4K9ZQ2M", "0")
     assert json.loads(pending.raw_callback) == bodies.stk_success(CHECKOUT)
-    assert queued() == [("tasks.payments.process_payment", {"payment_id": str(pending.pk)})]
+    assert queued() == [("tasks.payments.fulfil_payment", {"payment_id": str(pending.pk)})]
 
     again = post(STK, bodies.stk_success(CHECKOUT))
     assert again.status_code == 200 and again.json()["ResultCode"] == 0
@@ -171,7 +171,7 @@ def test_c2b_confirmation_pays_once(post, paybill, queued):
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Success"}
     assert state(paybill) == ("paid", "TCF7H2LQ9X", "0")
     assert post(CONFIRM, bodies.c2b(amount="50.00")).status_code == 200
-    assert queued() == [("tasks.payments.process_payment", {"payment_id": str(paybill.pk)})]
+    assert queued() == [("tasks.payments.fulfil_payment", {"payment_id": str(paybill.pk)})]
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_a_callback_for_a_push_not_yet_saved_finds_its_payment_by_path(post, pac
     assert response.status_code == 200
     assert state(payment) == ("paid", "TCE4K9ZQ2M", "0")
     assert payment.stk_requests.get().checkout_request_id == "ws_CO_early"
-    assert queued() == [("tasks.payments.process_payment", {"payment_id": str(payment.pk)})]
+    assert queued() == [("tasks.payments.fulfil_payment", {"payment_id": str(payment.pk)})]
 
 
 def test_a_path_naming_a_closed_or_unknown_payment_adopts_nothing(post, package, queued):

@@ -33,7 +33,7 @@ def test_a_push_without_a_callback_is_queried_once_per_interval(sweep, pending, 
     assert sweep()["queried"] == 1
     assert sweep()["queried"] == 0  # claimed: a second sweep does not query it again
     stk = pending.stk_requests.get()
-    assert queued() == [("tasks.payments.query_stk", {"stk_request_id": str(stk.pk)})]
+    assert queued() == [("tasks.payments.settle_stk_by_query", {"stk_request_id": str(stk.pk)})]
 
 
 def test_a_payment_never_pushed_is_pushed_again_later(sweep, package, queued, settings):
@@ -56,7 +56,7 @@ def test_a_paid_payment_not_fulfilled_is_sent_again_up_to_a_limit(sweep, pending
         assert sweep()["fulfilling"] == expected
     assert len(queued()) == 2
     [event] = AdminEvent.objects.filter(type=AdminEvent.Type.PAYMENT_FAILED)
-    assert "process_payment re-sent 2 times" in event.payload["error"]
+    assert "fulfil_payment re-sent 2 times" in event.payload["error"]
 
 
 def test_a_payment_nobody_settles_expires(sweep, pending, queued, settings):

@@ -50,7 +50,7 @@ def test_a_paid_checkout_session_pays_once(deliver, card, queued):
     assert response.status_code == 200 and response.json()["result"] == "paid"
     card.refresh_from_db()
     assert (card.status, card.stripe_reference) == ("paid", "cs_test_a1B2c3")
-    assert queued() == [("tasks.payments.process_payment", {"payment_id": str(card.pk)})]
+    assert queued() == [("tasks.payments.fulfil_payment", {"payment_id": str(card.pk)})]
 
     assert deliver(payload).json()["result"] == "duplicate"
     intent = {

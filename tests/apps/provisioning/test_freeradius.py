@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
+from apps.provisioning.radius import radius_date
 from tests.support import radius
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +58,7 @@ def test_past_its_expiration_the_user_is_rejected_and_after_the_sweep_too(freera
         timezone.now() - timedelta(minutes=5), ZoneInfo(settings.RADIUS_TIME_ZONE)
     )
     RadCheck.objects.filter(username=subscription.username, attribute="Expiration").update(
-        value=services.radius_date(past)
+        value=radius_date(past)
     )
     assert "Received Access-Reject" in freeradius.authenticate(
         subscription.username, subscription.password

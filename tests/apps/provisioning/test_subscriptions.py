@@ -1,6 +1,9 @@
 """Subscriptions: credentials, FreeRADIUS rows, the router, expiry, what the buyer sees."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,8 +12,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.ops.models import AdminEvent
-from apps.provisioning import services
+from apps.provisioning import radius, services
 from apps.provisioning.models import RadCheck, RadReply, RadUserGroup, Router, Subscription
+from config.env import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +115,7 @@ def test_expiry_takes_the_user_off_radius_and_the_router(
 
     Subscription.objects.filter(pk=sub.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        assert services.subscriptions_expire_due() == 1
+        assert services.subscriptions_expire() == 1
     assert len(sent) == 1
     assert services.subscription_expire(subscription_id=sub.pk) == "expired"
     assert services.subscription_expire(subscription_id=sub.pk) == "skipped"
@@ -174,4 +178,41 @@ def test_radius_dates_are_written_as_freeradius_reads_them():
     from datetime import datetime
 
     moment = datetime(2025, 3, 15, 10, 15, 47, tzinfo=ZoneInfo("Africa/Nairobi"))
-    assert services.radius_date(moment) == "Mar 15 2025 10:15:47"
+    assert radius.radius_date(moment) == "Mar 15 2025 10:15:47"
+
+
+def test_each_sweep_takes_at_most_the_sweep_batch(
+    handed_off, settings, django_capture_on_commit_callbacks
+):
+    settings.PROVISIONING_SWEEP_BATCH = 2
+    ids = [handed_off(phone=f"25471100000{i}").pk for i in range(3)]
+    old = timezone.now() - timedelta(seconds=settings.PROVISION_NUDGE_AFTER + 5)
+    Subscription.objects.filter(pk__in=ids).update(created_at=old, updated_at=old)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert services.subscriptions_reconcile() == 2
+    assert len(sent) == 2
+
+    Subscription.objects.filter(pk__in=ids).update(ends_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert services.subscriptions_expire() == 2
+    assert len(sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("environment", "batch"),
+    [
+        ({}, "500"),
+        ({"EXPIRE_BATCH": "7"}, "7"),
+        ({"EXPIRE_BATCH": "7", "PROVISIONING_SWEEP_BATCH": "9"}, "9"),
+    ],
+)
+def test_the_sweep_batch_still_reads_its_old_name(environment, batch):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("EXPIRE_BATCH", "PROVISIONING_SWEEP_BATCH")
+    }
+    env.update(environment, DJANGO_READ_DOT_ENV_FILE="false")
+    read = "from config.settings.provisioning import PROVISIONING_SWEEP_BATCH as b; print(b)"
+    answer = subprocess.run(
+        [sys.executable, "-c", read], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert answer.stdout.strip() == batch, answer.stderr

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.wallets.audit import ledger_audit
-from apps.wallets.balances import sweep
+from apps.commissions.audit import ledger_audit
+from apps.wallets.ledger_sweep import ledger_sweep_run
 from apps.wallets.models import Earning, Wallet
 from apps.wallets.services import MATURATION, earning_record
 from devstack.processes import wait_for
@@ -33,7 +33,7 @@ def test_only_what_is_due_matures_and_all_of_it_does():
     for n, offset in enumerate(offsets):
         credit(member, offset, n)
     started = timezone.now()
-    result = sweep(MATURATION, chunk_rows=2, budget_seconds=60)
+    result = ledger_sweep_run(MATURATION, chunk_rows=2, budget_seconds=60)
     assert result.rows == 4 and result.finished
     for earning in Earning.objects.all():
         if earning.matures_at <= started:
@@ -42,7 +42,7 @@ def test_only_what_is_due_matures_and_all_of_it_does():
             assert earning.status == "pending" and earning.matured_at is None
     wallet = Wallet.objects.get(member=member)
     assert (wallet.pending, wallet.withdrawable) == (Decimal("5.00"), Decimal("5.00"))
-    assert sweep(MATURATION, chunk_rows=2, budget_seconds=60).rows == 0
+    assert ledger_sweep_run(MATURATION, chunk_rows=2, budget_seconds=60).rows == 0
     assert ledger_audit().ok
 
 

@@ -89,7 +89,7 @@ class Command(BaseCommand):
     def _engagement(self, options) -> None:
         rng = random.Random(options["seed"])  # noqa: S311  (reproducible demo data)
         members = demo.members_seed(options["members"], rng)
-        tasks = demo.tasks_seed()
+        tasks = demo.activities_seed()
         assigned, completed = demo.today_assign_and_complete(options["complete"], rng)
         self.stdout.write(
             f"Demo members: {members} created{_password_note()}; "

@@ -13,8 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        auth = os.environ.get("FLOWER_BASIC_AUTH", "")
-        user, _, password = auth.partition(":")
+        user, _, password = settings.FLOWER_BASIC_AUTH.partition(":")
         if not user or not password:
             raise CommandError(
                 "Flower shows every task's arguments: set FLOWER_BASIC_AUTH=user:password "
@@ -25,12 +24,17 @@ class Command(BaseCommand):
             "-A",
             "config",
             "flower",
-            f"--address={os.environ.get('FLOWER_ADDRESS', '127.0.0.1')}",
-            f"--port={os.environ.get('FLOWER_PORT', '5555')}",
+            f"--address={settings.FLOWER_ADDRESS}",
+            f"--port={settings.FLOWER_PORT}",
             f"--url_prefix={settings.FLOWER_URL_PREFIX}",
             "--persistent=True",
             f"--db={VAR_DIR / 'flower.db'}",
             f"--enable-events={str(settings.CELERY_WORKER_SEND_TASK_EVENTS).lower()}",
         ]
+        # Flower's root answers 404: it serves only under the prefix.
+        self.stdout.write(
+            f"Flower at http://{settings.FLOWER_ADDRESS}:{settings.FLOWER_PORT}/"
+            f"{settings.FLOWER_URL_PREFIX}/"
+        )
         self.stdout.flush()
         os.execvp(command[0], command)  # noqa: S606  (our own fixed command line)

@@ -46,7 +46,7 @@ class Command(OpsCommand):
                 "reason": row.reason,
                 "exception_type": row.exception_type,
                 "exception_message": row.exception_message,
-                "error": _short(row.exception_type.rsplit(".", 1)[-1], row.exception_message),
+                "error": _short(row.error_summary()),
                 "hostname": row.hostname,
                 "traceback": row.traceback,
             }
@@ -76,6 +76,6 @@ class Command(OpsCommand):
         self.stdout.write("\n" + row["traceback"])
 
 
-def _short(kind: str, message: str, width: int = 70) -> str:
-    text = f"{kind}: {message}".replace("\n", " ")
+def _short(error: str, width: int = 70) -> str:
+    text = error.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from apps.ops import broker
 from apps.ops.alerts import queues_alert
 from apps.ops.management.output import OpsCommand, non_negative, queue_name
-from apps.ops.selectors import queue_status_list
+from apps.ops.selectors import queue_states
 
 COLUMNS = [
     ("queue", "QUEUE"),
@@ -72,10 +72,11 @@ class Command(OpsCommand):
     def handle(self, *args, **options):
         specs = dict(options["queues"])
         try:
-            statuses = queue_status_list(
+            statuses = queue_states(
                 names=list(specs) or None,
                 max_depth={name: limit for name, limit in specs.items() if limit is not None},
                 max_wait=options["max_wait"],
+                fresh=True,  # an operator asking wants the workers' answer now
                 inspect_timeout=options["timeout"],
             )
         except broker.BROKER_ERRORS as exc:
@@ -87,7 +88,7 @@ class Command(OpsCommand):
                 "max_depth": s.max_depth,
                 "oldest_wait": None if s.oldest_wait is None else round(s.oldest_wait, 1),
                 "max_wait": s.max_wait,
-                "workers": s.workers,
+                "workers": list(s.workers),
                 "status": _status(s, options["require_workers"]),
             }
             for s in statuses

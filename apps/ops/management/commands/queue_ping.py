@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 
 from apps.ops import broker
 from apps.ops.management.output import OpsCommand, non_negative, queue_name
+from apps.ops.services import queue_ping_send
 from config import queues
 
 COLUMNS = [("queue", "QUEUE"), ("worker", "ANSWERED BY"), ("round_trip_ms", "ROUND TRIP (MS)")]
@@ -34,11 +35,9 @@ class Command(OpsCommand):
         super().add_arguments(parser)
 
     def handle(self, *args, **options):
-        from tasks.default import ping
-
         names = options["queues"] or list(queues.NAMES)
         try:
-            sent = {name: (time.perf_counter(), ping.apply_async(queue=name)) for name in names}
+            sent = {name: (time.perf_counter(), queue_ping_send(queue=name)) for name in names}
         except broker.BROKER_ERRORS as exc:
             raise CommandError(f"The broker does not answer: {exc}") from exc
         rows = []

@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 
@@ -26,9 +25,9 @@ class Command(BaseCommand):
         self.stdout.write("Reloaded: web, every pool, beat and Flower run the new code.")
 
     def _ctl(self, *args: str) -> None:
-        command = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(CONF), *args]
-        env = {**os.environ, "VAR_DIR": str(VAR_DIR)}  # supervisord.conf names its socket by it
-        result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+        command = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(CONF)]
+        command += ["-s", f"unix://{VAR_DIR}/run/supervisor.sock", *args]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         self.stdout.write(result.stdout.rstrip())
         if result.returncode != 0 or "ERROR" in result.stdout:
             raise CommandError(

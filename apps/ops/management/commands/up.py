@@ -14,26 +14,30 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from config import queues
-from config.env import BASE_DIR, VAR_DIR, env
+from config.env import BASE_DIR, VAR_DIR
 from devstack.processes import answers, redis_server_binary
 
 SUPERVISOR_DIR = BASE_DIR / "supervisor"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-# Every %(ENV_...)s the supervisor files use, with the value when unset.
-DEFAULTS = {
-    "WEB_HOST": "127.0.0.1",
-    "WEB_PORT": "8000",
-    "WEB_CONCURRENCY": str(2 * (os.cpu_count() or 1) + 1),  # sync workers wait on the DB
-    "TASK_EVENTS": "false",
-    "FLOWER_ADDRESS": "127.0.0.1",
-    "FLOWER_PORT": "5555",
-    "LOG_LEVEL": "INFO",
-    # Each pool's processes: the queue table's unless this machine says otherwise.
-    **{f"POOL_{q.name.upper()}": str(q.pool) for q in queues.QUEUES},
-    "WORKER_MAX_TASKS_PER_CHILD": "1000",
-    "WORKER_MAX_MEMORY_KB": "256000",
-}
+
+def supervisor_environment() -> dict[str, str]:
+    """Every %(ENV_...)s the supervisor files use: the environment's value, else the
+    setting's (each default is defined once, in config/settings)."""
+    defaults = {
+        "WEB_HOST": settings.WEB_HOST,
+        "WEB_PORT": str(settings.WEB_PORT),
+        "WEB_CONCURRENCY": str(2 * (os.cpu_count() or 1) + 1),  # sync workers wait on the DB
+        "TASK_EVENTS": str(settings.CELERY_WORKER_SEND_TASK_EVENTS).lower(),
+        "FLOWER_ADDRESS": settings.FLOWER_ADDRESS,
+        "FLOWER_PORT": str(settings.FLOWER_PORT),
+        "LOG_LEVEL": settings.LOG_LEVEL,
+        # Each pool's processes: the queue table's unless this machine says otherwise.
+        **{f"POOL_{q.name.upper()}": str(q.pool) for q in queues.QUEUES},
+        "WORKER_MAX_TASKS_PER_CHILD": str(settings.WORKER_MAX_TASKS_PER_CHILD),
+        "WORKER_MAX_MEMORY_KB": str(settings.WORKER_MAX_MEMORY_KB),
+    }
+    return {name: os.environ.get(name, value) for name, value in defaults.items()}
 
 
 class Command(BaseCommand):
@@ -47,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-migrate", action="store_true", help="Skip migrate.")
 
     def handle(self, *args, **options):
-        environ = {**os.environ, **{k: env(k, default=v) for k, v in DEFAULTS.items()}}
+        environ = {**os.environ, **supervisor_environment()}
         environ["VAR_DIR"] = str(VAR_DIR)
         environ["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
         environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
@@ -70,7 +74,10 @@ class Command(BaseCommand):
         connections.close_all()
 
         web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
-        flower = f"http://{environ['FLOWER_ADDRESS']}:{environ['FLOWER_PORT']}/{settings.FLOWER_URL_PREFIX}"
+        flower = (
+            f"http://{environ['FLOWER_ADDRESS']}:{environ['FLOWER_PORT']}/"
+            f"{settings.FLOWER_URL_PREFIX}"
+        )
         self.stdout.write(
             f"\nConveyor\n"
             f"  web      {web}/   health {web}/healthz   admin {web}/admin/\n"
@@ -164,7 +171,7 @@ def _listening(url: str) -> bool:
 
 def _flower_credentials() -> tuple[str, str]:
     """FLOWER_BASIC_AUTH, or development credentials generated once and kept in VAR_DIR."""
-    given = env("FLOWER_BASIC_AUTH", default="")
+    given = settings.FLOWER_BASIC_AUTH
     if given:
         return given, "basic auth from FLOWER_BASIC_AUTH"
     path = VAR_DIR / "flower-dev-credentials"

@@ -11,9 +11,10 @@ from django.core.management.base import CommandError
 
 from apps.common.stats import percentile
 from apps.ops.management.output import OpsCommand, non_negative
-from apps.payments.models import Package, Payment
+from apps.payments import selectors
+from apps.payments.models import Payment
 
-FINAL = {Payment.Status.FULFILLED, Payment.Status.FAILED, Payment.Status.CANCELLED}
+OPEN = (Payment.Status.PENDING, Payment.Status.PAID)
 COLUMNS = [("measure", "MEASURE"), ("value", "VALUE")]
 
 
@@ -59,14 +60,15 @@ class Command(OpsCommand):
         accepted, refused, latencies = _buy(base, package, options["count"], options["rate"])
         started = time.monotonic()
         while time.monotonic() - started < options["timeout"]:
-            if Payment.objects.filter(pk__in=accepted).exclude(status__in=FINAL).count() == 0:
+            counts = selectors.payment_status_counts(ids=accepted)
+            if not any(counts[status] for status in OPEN):
                 break
             time.sleep(0.5)
         self.emit(options, _report(accepted, refused, latencies), COLUMNS, empty="")
 
 
 def _cheapest() -> str:
-    package = Package.objects.filter(is_active=True).order_by("price").first()
+    package = selectors.package_get_cheapest_on_sale()
     if package is None:
         raise CommandError("No package on sale: run `manage.py seed_demo` or add one in admin.")
     return package.code
@@ -119,12 +121,8 @@ def _buy(base: str, package: str, count: int, rate: float):
 
 
 def _report(accepted: list[str], refused: list[str], latencies: list[float]) -> list[dict]:
-    rows = Payment.objects.filter(pk__in=accepted)
-    by_status = {s: rows.filter(status=s).count() for s in Payment.Status.values}
-    fulfilment = sorted(
-        (p.fulfilled_at - p.created_at).total_seconds() * 1000
-        for p in rows.filter(status=Payment.Status.FULFILLED)
-    )
+    by_status = selectors.payment_status_counts(ids=accepted)
+    fulfilment = sorted(s * 1000 for s in selectors.payment_fulfilment_seconds(ids=accepted))
     return [
         {"measure": "purchases accepted (202)", "value": len(accepted)},
         {"measure": "purchases refused", "value": json.dumps(_tally(refused)) if refused else 0},

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.commissions.models import CommissionLedger
 from apps.commissions.services import DISBURSEMENT, commissions_record
-from apps.wallets.balances import sweep
+from apps.wallets.ledger_sweep import ledger_sweep_run
 from apps.wallets.models import Wallet
 from apps.wallets.services import earning_record
 from tests.support.factories import MemberFactory
@@ -34,7 +34,7 @@ def ledger():
         commissions_record(
             source_member_id=member.pk, source_kind="assignment", source_id=n, base=Decimal("3.33")
         )
-    sweep(DISBURSEMENT, chunk_rows=10, budget_seconds=10)
+    ledger_sweep_run(DISBURSEMENT, chunk_rows=10, budget_seconds=10)
     return member, upline
 
 

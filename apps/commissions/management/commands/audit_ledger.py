@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.commissions.audit import ledger_audit
 from apps.ops.management.output import render_table
-from apps.wallets.audit import ledger_audit
 
 
 class Command(BaseCommand):
