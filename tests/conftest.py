@@ -1,7 +1,5 @@
 import os
 import uuid
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 import redis
@@ -12,7 +10,7 @@ from apps.payments.models import Package, Payment
 from config import queues
 from config.celery import app
 from devstack.processes import ServerProcess
-from tests.support.factories import MemberFactory
+from tests.support.factories import MemberFactory, PackageFactory
 from tests.support.routers import RouterSim
 from tests.support.workers import ProbeWorker
 
@@ -105,14 +103,7 @@ def router_sim(tmp_path_factory):
 
 @pytest.fixture
 def package(db) -> Package:
-    return Package.objects.create(
-        code="1h",
-        name="Normal 1 Hour",
-        price=Decimal("50"),
-        duration=timedelta(hours=1),
-        rate_limit="2M/2M",
-        data_cap_bytes=5 * 2**30,
-    )
+    return PackageFactory()
 
 
 @pytest.fixture

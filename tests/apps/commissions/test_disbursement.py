@@ -20,6 +20,7 @@ from tasks.commissions import disburse_commissions
 from tests.support.workers import ProbeWorker, kill
 
 pytestmark = [
+    pytest.mark.slow,  # real workers
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",

@@ -11,20 +11,18 @@ from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.demo.seed import members_seed
-from apps.engagement.models import Activity, Assignment
+from apps.engagement.models import Assignment
 from apps.engagement.services import activities_assign
 from devstack.processes import wait_for
 from tasks.default import assign_daily_activities
-from tests.support.factories import MemberFactory
+from tests.support.factories import ActivityFactory, MemberFactory
 from tests.support.workers import ProbeWorker
 
 
 @pytest.fixture
 def activities(db):
-    Activity.objects.create(title="Off", kind="sync", reward=Decimal("1"), is_active=False)
-    return [
-        Activity.objects.create(title=f"T{i}", kind="video", reward=Decimal("2")) for i in range(3)
-    ]
+    ActivityFactory(title="Off", is_active=False)
+    return [ActivityFactory(kind="video", reward=Decimal("2")) for _ in range(3)]
 
 
 @pytest.mark.django_db
@@ -41,6 +39,7 @@ def test_active_members_get_active_activities_once(activities):
     assert got == {(m.pk, a.pk) for m in members for a in activities}
 
 
+@pytest.mark.slow  # a real worker
 @pytest.mark.django_db(transaction=True)
 def test_assign_daily_activities_runs_on_the_default_queue_and_continues_in_new_tasks(
     tmp_path, activities, empty_queues

@@ -11,7 +11,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from devstack.processes import wait_for
 from tests.support.workers import ProbeWorker, database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # a real beat
 
 
 def test_a_one_second_schedule_row_runs_on_a_worker(tmp_path, key, redis_client, empty_queues):

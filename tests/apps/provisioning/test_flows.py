@@ -17,7 +17,7 @@ from devstack.processes import wait_for
 from tasks.provisioning import provision_subscription, reconcile_subscriptions
 from tests.support.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, kill
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # real workers
 
 PROVISIONING = queues.policy("provisioning")
 

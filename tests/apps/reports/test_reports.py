@@ -11,7 +11,7 @@ from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.services import history_prune
 from apps.payments.models import Payment
 from apps.reports.services import report_send
-from tests.support.factories import FailedTaskFactory
+from tests.support.factories import AdminEventFactory, FailedTaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,8 @@ def test_pruning_forgets_only_what_is_older_than_the_kept_days(settings):
     old = timezone.now() - timedelta(days=31)
     FailedTaskFactory(failed_at=old)
     recent = FailedTaskFactory()
-    AdminEvent.objects.create(type="queue_busy", payload={}, created_at=old)
-    kept = AdminEvent.objects.create(type="queue_busy", payload={})
+    AdminEventFactory(created_at=old)
+    kept = AdminEventFactory()
     assert history_prune() == 2
     assert list(FailedTask.objects.all()) == [recent]
     assert list(AdminEvent.objects.all()) == [kept]

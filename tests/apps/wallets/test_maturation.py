@@ -54,6 +54,7 @@ def test_a_second_credit_for_one_cause_changes_nothing():
     assert Wallet.objects.get(member=member).pending == Decimal("1.25")
 
 
+@pytest.mark.slow  # a real worker
 @pytest.mark.django_db(transaction=True)
 def test_mature_balances_through_the_maturation_queue_continues_in_new_tasks(
     tmp_path, empty_queues
