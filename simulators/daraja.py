@@ -3,8 +3,12 @@
 It speaks Daraja's HTTP API as the external formats reference describes it: OAuth
 (client credentials), STK push (answers at once, then POSTs a realistic callback to the
 CallBackURL after a delay), STK query, C2B URL registration and the sandbox's C2B simulate.
-Outcomes follow configurable proportions; faults are knobs: slow answers, 500s, dropped
-and duplicated callbacks. Change knobs while it runs with POST /simulator/config.
+Outcomes follow configurable proportions, or are pinned per phone (phone_outcomes); faults
+are knobs: slow answers (before the work: slow; after it, so the client times out on a push
+Daraja did take: slow_answer), 500s (a rate, or the next fail_next calls), dropped and
+duplicated callbacks. Change knobs while it runs with POST /simulator/config; list a phone's
+pushes with GET /simulator/transactions?phone=...; deliver a push's callback again, late
+(optionally with another ResultCode), with POST /simulator/resend {"checkout": ..., "code": ...}.
 
     python -m simulators.daraja --port 8100 --delay 1 --outcomes 0=85,1032=7,1037=5,1=3
 
@@ -48,6 +52,8 @@ KNOBS = {  # name: (type, default)
     "outcomes": (dict, {"0": 85, "1032": 7, "1037": 5, "1": 3}),
     "phone_outcomes": (dict, {}),
     "slow": (float, 0.0),
+    "slow_answer": (float, 0.0),
+    "fail_next": (int, 0),
     "error_rate": (float, 0.0),
     "drop_rate": (float, 0.0),
     "duplicate_rate": (float, 0.0),
@@ -172,6 +178,27 @@ class Simulator:
         if len(str(body.get("TransactionDesc", ""))) > 13:
             return "TransactionDesc"
         return None
+
+    def transactions_of(self, phone: str) -> list[dict]:
+        with self.lock:
+            found = [t for t in self.transactions.values() if str(t["phone"]) == phone]
+        return [
+            {k: t[k] for k in ("checkout", "merchant", "code", "receipt", "amount", "done")}
+            for t in found
+        ]
+
+    def resend(self, body: dict) -> tuple[int, dict]:
+        """Deliver a push's callback now (a late or repeated delivery), with ``code`` if given."""
+        with self.lock:
+            transaction = self.transactions.get(str(body.get("checkout")))
+        if transaction is None:
+            return 404, {"error": "no such CheckoutRequestID"}
+        code = int(body.get("code", transaction["code"]))
+        late = {**transaction, "code": code}
+        if code == 0 and not late["receipt"]:
+            late["receipt"] = self.new_receipt()
+        self.outbox.send(transaction["url"], json.dumps(self._callback(late)).encode())
+        return 200, {"sent": True, "code": code, "receipt": late["receipt"] if code == 0 else None}
 
     def _complete(self, checkout: str) -> None:
         """The payer answered (or did not): record the result and call back."""
@@ -355,6 +382,9 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path)
         if path.path == "/oauth/v1/generate":
             return self._oauth(parse_qs(path.query))
+        if path.path == "/simulator/transactions":
+            phone = parse_qs(path.query).get("phone", [""])[0]
+            return self._answer(200, {"transactions": self.sim.transactions_of(phone)})
         if path.path == "/simulator/state":
             with self.sim.lock:
                 return self._answer(
@@ -378,6 +408,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._answer(200, self.sim.configure(body))
             except (ValueError, TypeError) as exc:
                 return self._answer(400, {"error": str(exc)})
+        if self.path == "/simulator/resend":
+            return self._answer(*self.sim.resend(body if isinstance(body, dict) else {}))
         routes = {
             "/mpesa/stkpush/v1/processrequest": self.sim.stk_push,
             "/mpesa/stkpushquery/v1/query": self.sim.stk_query,
@@ -392,7 +424,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._answer(401, _error("404.001.03", "Invalid Access Token"))
         if self._faulty():
             return self._answer(500, _error("500.003.02", "System is busy. Please try again"))
-        return self._answer(*handler(body if isinstance(body, dict) else {}))
+        answer = handler(body if isinstance(body, dict) else {})
+        if self.sim.knobs["slow_answer"]:
+            time.sleep(self.sim.knobs["slow_answer"])  # done, but answered too late
+        return self._answer(*answer)
 
     def _oauth(self, query: dict):
         expected = base64.b64encode(f"{self.sim.key}:{self.sim.secret}".encode()).decode()
@@ -415,7 +450,11 @@ class Handler(BaseHTTPRequestHandler):
         slow = self.sim.knobs["slow"]
         if slow:
             time.sleep(slow)
-        if self.sim.draw("error_rate"):
+        with self.sim.lock:
+            pinned = self.sim.knobs["fail_next"] > 0
+            if pinned:
+                self.sim.knobs["fail_next"] -= 1
+        if pinned or self.sim.draw("error_rate"):
             with self.sim.lock:
                 self.sim.counts["errors_injected"] += 1
             return True

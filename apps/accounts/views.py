@@ -16,8 +16,12 @@ from apps.common.http import BadRequest, client_ip, json_view, rate_limit, read_
 @require_POST
 @json_view
 def token(request):
-    """POST {"phone", "password"} -> {"token", "expires_in"}; 401 for wrong credentials."""
-    rate_limit("sign-ins", "address", client_ip(request), settings.SIGN_IN_RATE_PER_IP)
+    """POST {"phone", "password"} -> {"token", "expires_in"}; 401 for wrong credentials.
+
+    Limited per address and per phone; while the limiter's Redis is down sign-in answers 503
+    rather than let password guessing run unlimited (tokens already issued keep working)."""
+    ip = client_ip(request)
+    rate_limit("sign-ins", "address", ip, settings.SIGN_IN_RATE_PER_IP, when_unavailable="refuse")
     _, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
     phone, password = data.get("phone"), data.get("password")
     if not isinstance(phone, str) or not isinstance(password, str) or not password:
@@ -26,7 +30,13 @@ def token(request):
         phone = normalize_phone(phone)
     except ValidationError as exc:
         raise BadRequest(exc.messages[0], field="phone", code="invalid_phone") from None
-    rate_limit("sign-ins", "phone number", phone, settings.SIGN_IN_RATE_PER_PHONE)
+    rate_limit(
+        "sign-ins",
+        "phone number",
+        phone,
+        settings.SIGN_IN_RATE_PER_PHONE,
+        when_unavailable="refuse",
+    )
     member = authenticate(request, phone=phone, password=password)
     if member is None:
         raise BadRequest(

@@ -3,6 +3,7 @@
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -26,6 +27,26 @@ def decrypt(token: str) -> str:
         raise ImproperlyConfigured(
             "A stored secret does not decrypt with any key in FIELD_ENCRYPTION_KEYS."
         ) from None
+
+
+def is_current(token: str) -> bool:
+    """Whether ``token`` is under the first key already (key rotation leaves it alone)."""
+    try:
+        _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS[:1])).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], "EncryptedTextField"]]:
+    """Every encrypted field of every installed model, found in the app registry so that
+    key rotation needs to import none of the apps that hold secrets."""
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
 
 
 class EncryptedTextField(models.TextField):

@@ -3,11 +3,12 @@
 import ipaddress
 import json
 import logging
+from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from apps.common.ratelimit import Rate, hit
+from apps.common.ratelimit import Rate, Unavailable, hit
 
 log = logging.getLogger("conveyor.http")
 
@@ -112,9 +113,38 @@ def json_view(view):
     return wrapped
 
 
-def rate_limit(what: str, scope: str, key: str, rate_text: str) -> None:
-    """Count one of ``what`` for ``key`` against ``rate_text`` ("COUNT/SECONDS"); 429 past it."""
-    retry_after = hit(f"{what}:{scope}", key, Rate.parse(rate_text))
+# Retry-After for a limit that cannot be counted: about how long a Redis restart takes.
+UNAVAILABLE_RETRY_AFTER = 30
+
+
+def rate_limit(
+    what: str,
+    scope: str,
+    key: str,
+    rate_text: str,
+    *,
+    when_unavailable: Literal["refuse", "allow"],
+) -> None:
+    """Count one of ``what`` for ``key`` against ``rate_text`` ("COUNT/SECONDS"); 429 past it.
+
+    Each caller chooses what happens while Redis (the counter) is down: "refuse" answers 503
+    with Retry-After, for sign-in, which must never become unlimited guessing; "allow" lets
+    the request through, logged, for purchases, where refusing a paying buyer because the
+    limiter is down is worse than a burst getting through.
+    """
+    try:
+        retry_after = hit(f"{what}:{scope}", key, Rate.parse(rate_text))
+    except Unavailable:
+        log.warning("ratelimit.unavailable what=%s scope=%s then=%s", what, scope, when_unavailable)
+        if when_unavailable == "allow":
+            return
+        raise BadRequest(
+            f"{what.capitalize()} are paused: the rate limiter is unavailable; "
+            f"try again in {UNAVAILABLE_RETRY_AFTER} s.",
+            status=503,
+            code="rate_limiter_unavailable",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        ) from None
     if retry_after:
         raise BadRequest(
             f"Too many {what} from this {scope}; try again in {retry_after} s.",

@@ -1,12 +1,9 @@
 """Fixed-window request limits in Redis, written "COUNT/SECONDS" in settings (e.g. "3/300")."""
 
-import logging
 import time
 from dataclasses import dataclass
 
 from apps.common import redis_client
-
-log = logging.getLogger("conveyor.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -23,12 +20,13 @@ class Rate:
         return rate
 
 
+class Unavailable(Exception):
+    """Redis did not answer, so the hit could not be counted."""
+
+
 def hit(scope: str, key: str, rate: Rate) -> int | None:
     """Count one hit; None while within the rate, else the seconds until the window ends.
-
-    If Redis does not answer the limit is not enforced (logged): refusing every buyer
-    because the limiter is down would be worse than a burst getting through.
-    """
+    Unavailable when Redis does not answer: the caller decides whether that refuses."""
     now = time.time()
     window = int(now // rate.seconds)
     name = f"ratelimit:{scope}:{key}:{window}"
@@ -37,9 +35,8 @@ def hit(scope: str, key: str, rate: Rate) -> int | None:
         pipe.incr(name)
         pipe.expire(name, rate.seconds + 1)
         count, _ = pipe.execute()
-    except redis_client.REDIS_ERRORS:
-        log.warning("ratelimit.unavailable scope=%s", scope, exc_info=True)
-        return None
+    except redis_client.REDIS_ERRORS as exc:
+        raise Unavailable(scope) from exc
     if count <= rate.count:
         return None
     return max(1, int((window + 1) * rate.seconds - now))

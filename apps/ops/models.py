@@ -50,6 +50,7 @@ class AdminEvent(models.Model):
     class Type(models.TextChoices):
         PAYMENT_PROCESSED = "payment_processed", "PaymentProcessed"
         PAYMENT_FAILED = "payment_failed", "PaymentFailed"
+        PAYMENT_REFUNDED = "payment_refunded", "PaymentRefunded"
         USER_PROVISIONED = "user_provisioned", "UserProvisioned"
         PROVISIONING_FAILED = "provisioning_failed", "ProvisioningFailed"
         QUEUE_BUSY = "queue_busy", "QueueBusy"

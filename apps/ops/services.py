@@ -2,6 +2,7 @@
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -132,14 +133,18 @@ class Retried:
     failed_task_id: int
     task_name: str
     queue: str
-    task_id: str  # of the message just published
+    task_id: str  # of the message published once the retry commits
 
 
 def failed_task_retry(*, failed_task_id: int) -> Retried:
-    """Publish the task again on its own queue, then delete the row (one transaction)."""
+    """Send the task again on its own queue, with its arguments and all its attempts.
+
+    The row is locked and deleted in one transaction and the message is published only once
+    that commits: a second retry of the same row at once (another operator, the CLI and the
+    page) waits on the lock, then finds the row gone, and a retry inside a transaction that
+    rolls back publishes nothing. If the broker refuses the message the row is put back."""
     app.loader.import_default_modules()
     with transaction.atomic():
-        # The lock makes a concurrent retry of the same row wait, then find it gone.
         row = FailedTask.objects.select_for_update().filter(pk=failed_task_id).first()
         if row is None:
             raise ApplicationError(f"No failed task with id {failed_task_id}.")
@@ -149,16 +154,34 @@ def failed_task_retry(*, failed_task_id: int) -> Retried:
             )
         if row.queue not in queues.BY_NAME:
             raise ApplicationError(f"Failed task {row.pk}: queue {row.queue!r} is unknown; kept.")
-        sent = app.send_task(row.task_name, args=row.args, kwargs=row.kwargs, queue=row.queue)
+        retried = Retried(failed_task_id, row.task_name, row.queue, str(uuid.uuid4()))
+        fields = {f.attname: getattr(row, f.attname) for f in FailedTask._meta.concrete_fields}
         row.delete()
+        transaction.on_commit(lambda: _publish_retry(retried, fields))
+    return retried
+
+
+def _publish_retry(retried: Retried, fields: dict) -> None:
+    try:
+        app.send_task(
+            retried.task_name,
+            args=fields["args"],
+            kwargs=fields["kwargs"],
+            queue=retried.queue,
+            task_id=retried.task_id,
+        )
+    except broker.BROKER_ERRORS as exc:
+        FailedTask.objects.create(**fields)
+        raise ApplicationError(
+            f"Failed task {retried.failed_task_id}: the broker does not answer ({exc}); kept."
+        ) from exc
     log.info(
         "failed_task.retried id=%s name=%s queue=%s task_id=%s",
-        failed_task_id,
-        row.task_name,
-        row.queue,
-        sent.id,
+        retried.failed_task_id,
+        retried.task_name,
+        retried.queue,
+        retried.task_id,
     )
-    return Retried(failed_task_id, row.task_name, row.queue, sent.id)
 
 
 def failed_tasks_retry(

@@ -108,8 +108,9 @@ def failed_flush(request):
 def events(request):
     """Server-sent events from the Redis channel admin-notifications. A stream lasts
     EVENT_STREAM_SECONDS; the browser reconnects with Last-Event-ID and gets what it
-    missed from the database first."""
-    after = request.headers.get("Last-Event-ID", "")
+    missed from the database first; a first connection names the newest event it has in
+    ``?after=``, so nothing published before it connects is lost."""
+    after = request.headers.get("Last-Event-ID") or request.GET.get("after", "")
     response = StreamingHttpResponse(_stream(after), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy must not hold the stream back

@@ -1,11 +1,16 @@
 """Daraja callback bodies, checked field by field into typed values.
 
-Types are strict where Daraja's are fixed: in an STK callback ResultCode, Amount,
-TransactionDate and PhoneNumber are JSON numbers, so the same values sent as text are
-refused; in a C2B notice every value is text. A named code such as SFC_IC0003 is the only
-text ResultCode accepted.
+Strict only where money is decided: CheckoutRequestID, ResultCode, Amount and
+MpesaReceiptNumber in an STK callback; TransID, TransAmount, BillRefNumber and
+BusinessShortCode in a C2B notice. Those in the wrong type are refused (ResultCode and
+Amount are JSON numbers, every C2B value is text; a named code such as SFC_IC0003 is the
+only text ResultCode accepted). Fields we keep but never decide on (the STK callback's
+PhoneNumber and TransactionDate; C2B's TransactionType, TransTime, MSISDN and names) are
+taken when well formed and otherwise logged and left empty: an odd shape there must not
+refuse money that has moved.
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from apps.common.http import BadRequest
+
+log = logging.getLogger("conveyor.payments.callbacks")
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 _ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
@@ -69,35 +76,34 @@ def parse_stk_callback(data: dict) -> StkCallback:
         raise invalid(
             "MpesaReceiptNumber must be 6-20 capital letters or digits.", "MpesaReceiptNumber"
         )
-    phone = by_name.get("PhoneNumber")
-    if phone is not None and (isinstance(phone, bool) or not isinstance(phone, int)):
-        raise invalid("PhoneNumber must be a JSON integer.", "PhoneNumber")
-    date = by_name.get("TransactionDate")
-    if date is not None and (isinstance(date, bool) or not isinstance(date, int)):
-        raise invalid("TransactionDate must be a JSON integer YYYYMMDDHHmmss.", "TransactionDate")
+    phone = _digits(by_name.get("PhoneNumber"), "PhoneNumber", 15)
+    date = _digits(by_name.get("TransactionDate"), "TransactionDate", 14)
     return StkCallback(
         **callback,
         amount=amount,
         receipt=receipt,
-        phone=None if phone is None else str(phone),
-        transaction_date=None if date is None else _stamp(str(date), "TransactionDate"),
+        phone=phone,
+        transaction_date=_loose_stamp(date, "TransactionDate") if date else None,
     )
 
 
 @dataclass(frozen=True)
 class C2BNotice:
     trans_id: str
-    trans_type: str
-    trans_time: datetime
     amount: Decimal
     shortcode: str
     bill_ref: str
-    msisdn: str
+    trans_type: str = ""
+    trans_time: datetime | None = None
+    msisdn: str = ""
+
+
+C2B_MONEY_FIELDS = ("TransID", "TransAmount", "BillRefNumber", "BusinessShortCode")
 
 
 def parse_c2b(data: dict) -> C2BNotice:
-    for key, value in data.items():
-        if value is not None and not isinstance(value, str):
+    for key in C2B_MONEY_FIELDS:
+        if data.get(key) is not None and not isinstance(data[key], str):
             raise invalid(f"{key} must be text, as Daraja sends every C2B value.", key)
     trans_id = data.get("TransID")
     if not isinstance(trans_id, str) or not _RECEIPT.match(trans_id):
@@ -108,14 +114,17 @@ def parse_c2b(data: dict) -> C2BNotice:
     amount = Decimal(amount_text)
     if amount <= 0:
         raise invalid("TransAmount must be positive.", "TransAmount")
+    for name in ("FirstName", "MiddleName", "LastName"):
+        _loose_text(data, name, 100)
+    time_text = _loose_text(data, "TransTime", 14)
     return C2BNotice(
         trans_id=trans_id,
-        trans_type=_text(data, "TransactionType", 40),
-        trans_time=_stamp(_text(data, "TransTime", 14), "TransTime"),
         amount=amount,
         shortcode=_text(data, "BusinessShortCode", 20),
         bill_ref=str(data.get("BillRefNumber") or "")[:40],
-        msisdn=str(data.get("MSISDN") or "")[:64],
+        trans_type=_loose_text(data, "TransactionType", 40),
+        trans_time=_loose_stamp(time_text, "TransTime") if time_text else None,
+        msisdn=_loose_text(data, "MSISDN", 64),
     )
 
 
@@ -156,8 +165,36 @@ def _number(value, field: str) -> Decimal:
     return number
 
 
-def _stamp(text: str, field: str) -> datetime:
+# Fields kept but never decided on: an odd shape is logged and read as empty.
+
+
+def _odd(field: str, value) -> None:
+    log.warning("daraja.odd_field field=%s value=%.60r (ignored)", field, value)
+
+
+def _digits(value, field: str, limit: int) -> str | None:
+    """A number Daraja sends as a JSON integer; the same digits as text are taken too."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= limit:
+        return value
+    _odd(field, value)
+    return None
+
+
+def _loose_text(data: dict, key: str, limit: int) -> str:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and len(value) <= limit):
+        return value or ""
+    _odd(key, value)
+    return ""
+
+
+def _loose_stamp(text: str, field: str) -> datetime | None:
     try:
         return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
     except ValueError:
-        raise invalid(f"{field} must be a time YYYYMMDDHHmmss.", field) from None
+        _odd(field, text)
+        return None

@@ -1,7 +1,9 @@
 """Safaricom Daraja client: OAuth token, STK push, STK query.
 
 Network errors and 5xx answers raise DarajaUnavailable (a TransientError: the task retries
-with the payments backoff); 4xx answers and refusals raise DarajaRefused (permanent).
+with the payments backoff); 4xx answers and refusals raise DarajaRefused (permanent). A
+request sent but not answered in DARAJA_TIMEOUT raises DarajaAmbiguous (a DarajaUnavailable):
+Daraja may have acted on it, which matters for an STK push (services/stk.py).
 Formats: the Daraja section of the external formats reference.
 """
 
@@ -36,6 +38,10 @@ def url_is_filtered(text: str) -> bool:
 
 class DarajaUnavailable(TransientError):
     """Daraja did not answer, or answered 5xx: try again later."""
+
+
+class DarajaAmbiguous(DarajaUnavailable):
+    """The request was sent and no answer came in time: Daraja may have acted on it."""
 
 
 class DarajaRefused(ApplicationError):
@@ -82,11 +88,14 @@ def token() -> str:
     cached = django_cache.get(TOKEN_KEY)
     if cached:
         return cached
-    body = _call(
-        "GET",
-        "/oauth/v1/generate?grant_type=client_credentials",
-        auth=(settings.DARAJA_CONSUMER_KEY, settings.DARAJA_CONSUMER_SECRET),
-    )
+    try:
+        body = _call(
+            "GET",
+            "/oauth/v1/generate?grant_type=client_credentials",
+            auth=(settings.DARAJA_CONSUMER_KEY, settings.DARAJA_CONSUMER_SECRET),
+        )
+    except DarajaAmbiguous as exc:  # a token asked twice is harmless: plainly retryable
+        raise DarajaUnavailable(str(exc)) from exc
     try:
         access, lifetime = body["access_token"], int(body["expires_in"])
     except (KeyError, TypeError, ValueError):
@@ -154,6 +163,8 @@ def _call(method: str, path: str, **kwargs) -> dict:
     url = settings.DARAJA_BASE_URL.rstrip("/") + path
     try:
         response = _session().request(method, url, timeout=settings.DARAJA_TIMEOUT, **kwargs)
+    except requests.ReadTimeout as exc:
+        raise DarajaAmbiguous(f"{method} {path}: no answer in {settings.DARAJA_TIMEOUT} s") from exc
     except requests.RequestException as exc:
         raise DarajaUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
     try:

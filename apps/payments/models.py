@@ -1,6 +1,7 @@
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -36,6 +37,12 @@ class Package(models.Model):
         help_text="Upload/download limit as RouterOS writes it, e.g. 2M/2M.",
     )
     data_cap_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    routers = models.ManyToManyField(
+        "provisioning.Router",
+        blank=True,
+        related_name="packages",
+        help_text="Sold only on these routers' hotspots; none: on every router.",
+    )
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=0)
 
@@ -76,6 +83,13 @@ class Payment(models.Model):
     member = models.ForeignKey(
         "accounts.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
+    router = models.ForeignKey(
+        "provisioning.Router",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="The hotspot it was bought on: its subscription goes to this router.",
+    )
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default=KES)
     method = models.CharField(max_length=8, choices=Method.choices, default=Method.STK_PUSH)
@@ -101,6 +115,9 @@ class Payment(models.Model):
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(
         null=True, blank=True, help_text="When it failed or was cancelled."
+    )
+    fulfil_failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When fulfilment gave up (staff were told once)."
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -128,6 +145,11 @@ class StkRequest(models.Model):
     merchant_request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     queried_at = models.DateTimeField(null=True, blank=True, help_text="Last STK query.")
+    query_result = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="What the last STK query answered: a ResultCode, or Daraja's error code.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -136,16 +158,41 @@ class StkRequest(models.Model):
         return self.checkout_request_id
 
 
+class CheckoutSession(models.Model):
+    """A Stripe Checkout Session we created for a payment: where the buyer pays by card. A
+    payment normally has one; its events name it by id, as Daraja's name a CheckoutRequestID."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="checkout_sessions")
+    session_id = models.CharField(max_length=255, unique=True)
+    url = models.TextField(help_text="Stripe's hosted page for this session.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
 class Suspense(models.Model):
     """Money M-Pesa says it moved that no open payment can take: kept for staff to refund
-    or match by hand, never dropped. One row per M-Pesa transaction id."""
+    or apply, never dropped. One row per M-Pesa transaction id (or Stripe object id).
+
+    Open while ``resolved_at`` is empty; resolved once, by staff (``resolved_by``) or by the
+    reconciler (no user), either applied to a payment (``applied_to``) or refunded outside
+    Conveyor (apps/payments/services/suspense.py)."""
 
     class Reason(models.TextChoices):
         UNMATCHED = "unmatched", "matches no payment"
         AMOUNT = "amount", "amount differs from the payment's"
         NOT_OPEN = "not_open", "the payment was already paid, failed or cancelled"
 
-    receipt = models.CharField(max_length=32, unique=True)
+    class Resolution(models.TextChoices):
+        APPLIED = "applied", "applied to a payment"
+        REFUNDED = "refunded", "refunded outside Conveyor"
+
+    receipt = models.CharField(max_length=255, unique=True)  # Stripe's ids run to 255
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     reference = models.CharField(max_length=64, blank=True, help_text="BillRefNumber, if any.")
     checkout_request_id = models.CharField(
@@ -159,6 +206,28 @@ class Suspense(models.Model):
     raw_callback = models.TextField()
     received_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(
+        max_length=16,
+        choices=Resolution.choices,
+        blank=True,
+        help_text="Empty while open (or if resolved before this was recorded).",
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when the reconciler applied it.",
+    )
+    applied_to = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="suspense_applied",
+        help_text="The payment this money paid.",
+    )
     note = models.TextField(blank=True)
 
     class Meta:

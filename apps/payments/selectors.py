@@ -1,11 +1,12 @@
 """Reads of the payments domain."""
 
+import json
 import uuid
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from apps.common.money import cents
-from apps.payments.models import Package, Payment, StkRequest, Suspense
+from apps.payments.models import CheckoutSession, Package, Payment, StkRequest, Suspense
 
 
 def package_list_on_sale() -> QuerySet[Package]:
@@ -22,6 +23,10 @@ def package_get_cheapest_on_sale() -> Package | None:
 
 def payment_get(*, payment_id: uuid.UUID | str) -> Payment | None:
     return Payment.objects.select_related("package", "subscription").filter(pk=payment_id).first()
+
+
+def payment_get_by_reference(*, reference: str) -> Payment | None:
+    return Payment.objects.select_related("package").filter(reference=reference).first()
 
 
 def payment_get_open(*, reference: str, method: str | None = None) -> Payment | None:
@@ -64,6 +69,52 @@ def receipt_is_recorded(*, receipt: str) -> bool:
     )
 
 
+def suspense_phone(*, suspense: Suspense) -> str:
+    """The payer's phone as far as we know it: the linked payment's, or the STK callback's
+    PhoneNumber (a C2B MSISDN is masked, so a paybill row may have none)."""
+    if suspense.payment_id:
+        return suspense.payment.phone
+    try:
+        stk = json.loads(suspense.raw_callback)["Body"]["stkCallback"]
+        items = stk["CallbackMetadata"]["Item"]
+        phone = next(i.get("Value") for i in items if i.get("Name") == "PhoneNumber")
+    except (ValueError, KeyError, TypeError, StopIteration):
+        return ""
+    return str(phone) if isinstance(phone, int | str) else ""
+
+
+def payment_list_open_for_suspense(
+    *, suspense: Suspense, reference: str, limit: int = 20
+) -> list[Payment]:
+    """Pending payments this money may be for: the one its (normalized) ``reference``, push
+    or linked payment names, and the payer's other pending payments."""
+    match = (
+        Q(
+            pk__in=StkRequest.objects.filter(
+                checkout_request_id=suspense.checkout_request_id
+            ).values("payment_id")
+        )
+        if suspense.checkout_request_id
+        else Q(pk__in=[])
+    )
+    if reference:
+        match |= Q(reference=reference)
+    if suspense.payment_id:
+        match |= Q(pk=suspense.payment_id)
+    phone = suspense_phone(suspense=suspense)
+    if phone:
+        match |= Q(phone=phone)
+    return list(
+        Payment.objects.select_related("package")
+        .filter(match, status=Payment.Status.PENDING)
+        .order_by("-created_at")[:limit]
+    )
+
+
+def suspense_get(*, suspense_id: int) -> Suspense | None:
+    return Suspense.objects.select_related("payment", "applied_to").filter(pk=suspense_id).first()
+
+
 def stk_request_get(*, stk_request_id: int) -> StkRequest | None:
     return StkRequest.objects.select_related("payment").filter(pk=stk_request_id).first()
 
@@ -81,6 +132,27 @@ def stk_request_payment_id(*, checkout_request_id: str) -> uuid.UUID | None:
     """The payment a push belongs to, in one short query (the hot path of every callback)."""
     return (
         StkRequest.objects.filter(checkout_request_id=checkout_request_id)
+        .values_list("payment_id", flat=True)
+        .first()
+    )
+
+
+def checkout_url(*, payment_id: uuid.UUID | str) -> str | None:
+    """Where the buyer pays a Stripe payment: its latest Checkout Session's page."""
+    return (
+        CheckoutSession.objects.filter(payment_id=payment_id).values_list("url", flat=True).first()
+    )
+
+
+def payment_get_by_stripe_reference(*, reference: str) -> Payment | None:
+    """The payment Stripe's money (a PaymentIntent id) paid."""
+    return Payment.objects.select_related("package").filter(stripe_reference=reference).first()
+
+
+def checkout_session_payment_id(*, session_id: str) -> uuid.UUID | None:
+    """The payment we created this Checkout Session for."""
+    return (
+        CheckoutSession.objects.filter(session_id=session_id)
         .values_list("payment_id", flat=True)
         .first()
     )

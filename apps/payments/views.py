@@ -71,7 +71,8 @@ def packages(request):
 @require_POST
 @json_view
 def purchases(request):
-    """Buy a package: 202 with the payment id; the STK prompt follows on the phone.
+    """Buy a package: 202 with the payment id; the STK prompt follows on the phone, or
+    (method stripe) the buyer pays on ``checkout_url``; 503/502 when Stripe cannot make it.
 
     ``method`` keeps its public names: "mpesa" (the documented default) is the STK push,
     although the push is stored as ``Payment.Method.STK_PUSH`` ("stk_push") since paybill is
@@ -80,10 +81,13 @@ def purchases(request):
     """
     ip = client_ip(request)
     if ip not in settings.PURCHASE_RATE_EXEMPT_IPS:
-        rate_limit("purchases", "address", ip, settings.PURCHASE_RATE_PER_IP)
+        rate_limit(
+            "purchases", "address", ip, settings.PURCHASE_RATE_PER_IP, when_unavailable="allow"
+        )
     _, data = read_json_object(request, settings.REQUEST_MAX_BYTES)
     phone, code = data.get("phone"), data.get("package")
     method = data.get("method", "mpesa")
+    router = data.get("router")
     if not isinstance(phone, str):
         raise BadRequest(
             "phone must be a text such as 0712345678.", field="phone", code="invalid_phone"
@@ -98,14 +102,38 @@ def purchases(request):
             field="method",
             code="invalid_method",
         )
+    if router is not None and not (isinstance(router, str) and 0 < len(router) <= 100):
+        raise BadRequest(
+            "router must be the name or identity of a router ($(identity) on the login page).",
+            field="router",
+            code="invalid_router",
+        )
     method = PURCHASE_METHODS[method]
+    if method == Payment.Method.STRIPE and not settings.STRIPE_SECRET_KEY:
+        raise BadRequest("Stripe is not offered here.", field="method", code="invalid_method")
     try:
         phone = normalize_phone(phone)
     except ValidationError as exc:
         raise BadRequest(exc.messages[0], field="phone", code="invalid_phone") from None
-    rate_limit("purchases", "phone number", phone, settings.PURCHASE_RATE_PER_PHONE)
+    rate_limit(
+        "purchases",
+        "phone number",
+        phone,
+        settings.PURCHASE_RATE_PER_PHONE,
+        when_unavailable="allow",
+    )
     try:
-        payment = services.purchase_create(phone=phone, package_code=code, method=method)
+        payment = services.purchase_create(
+            phone=phone, package_code=code, method=method, router_key=router
+        )
+    except services.PurchaseRouterError as exc:
+        raise BadRequest(str(exc), field="router", code=exc.code) from None
+    except services.StripeUnavailable as exc:
+        raise BadRequest(
+            str(exc), status=503, code="stripe_unavailable", headers={"Retry-After": "30"}
+        ) from None
+    except services.StripeRefused as exc:
+        raise BadRequest(str(exc), status=502, code="stripe_refused") from None
     except ApplicationError as exc:
         raise BadRequest(str(exc), field="package", code="unknown_package") from None
     body = {
@@ -120,6 +148,8 @@ def purchases(request):
             "business_number": settings.DARAJA_SHORTCODE,
             "account_number": payment.reference,
         }
+    elif method == Payment.Method.STRIPE:
+        body["checkout_url"] = selectors.checkout_url(payment_id=payment.pk)
     return JsonResponse(body, status=202)
 
 

@@ -20,7 +20,16 @@ class RouterForm(forms.ModelForm):
 
     class Meta:
         model = Router
-        fields = ["name", "host", "port", "use_tls", "username", "password", "is_active"]
+        fields = [
+            "name",
+            "identity",
+            "host",
+            "port",
+            "use_tls",
+            "username",
+            "password",
+            "is_active",
+        ]
 
 
 @admin.register(Router)
@@ -28,6 +37,7 @@ class RouterAdmin(admin.ModelAdmin):
     form = RouterForm
     list_display = (
         "name",
+        "identity",
         "host",
         "port",
         "use_tls",

@@ -9,6 +9,12 @@ class Router(models.Model):
     """A MikroTik router reached over the RouterOS API (plain 8728, TLS 8729)."""
 
     name = models.CharField(max_length=100, unique=True)
+    identity = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Its RouterOS identity (/system identity), which the hotspot login page "
+        "passes as $(identity): a purchase may name the router by it or by its name.",
+    )
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField(default=8728)
     use_tls = models.BooleanField(
@@ -28,6 +34,11 @@ class Router(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity"], condition=~models.Q(identity=""), name="router_identity_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}:{self.port})"

@@ -44,9 +44,21 @@ def router_get(*, router_id: int) -> Router | None:
     return Router.objects.filter(pk=router_id).first()
 
 
-def router_for_new_subscription() -> Router | None:
-    """The active router new subscriptions go to: the oldest one."""
-    return Router.objects.filter(is_active=True).order_by("pk").first()
+def router_find_active(*, key: str) -> Router | None:
+    """The active router named ``key``, or else whose identity is ``key`` (the hotspot login
+    page's $(identity))."""
+    active = Router.objects.filter(is_active=True)
+    return active.filter(name=key).first() or active.filter(identity=key).first()
+
+
+def router_sole_active() -> Router | None:
+    """The active router when there is exactly one; None when there are none or several."""
+    active = list(Router.objects.filter(is_active=True).order_by("pk")[:2])
+    return active[0] if len(active) == 1 else None
+
+
+def router_active_exists() -> bool:
+    return Router.objects.filter(is_active=True).exists()
 
 
 def router_ids_active() -> list[int]:

@@ -77,4 +77,8 @@ TASK_BACKOFF_SCALE = env.float("TASK_BACKOFF_SCALE", default=1.0)
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("TASK_EVENTS", default=False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler behind a leader lock: a second beat waits as a standby
+# instead of sending every schedule again (apps/ops/beat.py).
+CELERY_BEAT_SCHEDULER = "apps.ops.beat:LeaderScheduler"
+# s a standby waits before it takes over from a leader that stopped refreshing the lock.
+BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30.0)

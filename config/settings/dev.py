@@ -14,6 +14,11 @@ DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="dev-key")
 DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="dev-secret")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="dev-hooks")
 DARAJA_CALLBACK_BASE_URL = env("DARAJA_CALLBACK_BASE_URL", default=f"http://{WEB_HOST}:{WEB_PORT}")
+# The Stripe simulator (simulators/stripe.py), which `make up` starts when nothing answers at
+# STRIPE_API_BASE; it signs its events with this webhook secret.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:8110")
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_dev")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_dev")
 # Development buys from this machine: no per-address limit for it.
 PURCHASE_RATE_EXEMPT_IPS = env.list("PURCHASE_RATE_EXEMPT_IPS", default=["127.0.0.1"])
 

@@ -25,6 +25,19 @@ DARAJA_TIMEOUT = env.float("DARAJA_TIMEOUT", default=10.0)
 
 # STRIPE
 # ------------------------------------------------------------------------------
+# The secret key (sk_...) that creates Checkout Sessions; unset: method=stripe is refused.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+# Where stripe-python sends API calls: Stripe itself, or simulators/stripe.py in development.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# The session is created while the buyer waits: a bounded wait, one retry (same idempotency key).
+STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=8.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
+# Where Checkout sends the buyer's browser afterwards (the captive portal's pages); Stripe
+# replaces {CHECKOUT_SESSION_ID}.
+STRIPE_SUCCESS_URL = env(
+    "STRIPE_SUCCESS_URL", default="http://127.0.0.1:8000/?checkout={CHECKOUT_SESSION_ID}"
+)
+STRIPE_CANCEL_URL = env("STRIPE_CANCEL_URL", default="http://127.0.0.1:8000/?checkout=cancelled")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = 300  # seconds a signature stays valid (the library's default)
 

@@ -29,6 +29,9 @@ DARAJA_CONSUMER_KEY = env("DARAJA_CONSUMER_KEY", default="test-key")
 DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET", default="test-secret")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN", default="test-hooks")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyor")
+# Stripe: the tests that need it start simulators/stripe.py and point STRIPE_API_BASE at it.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_conveyor")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:9")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_ENCRYPTION_KEY])
 
 # Worker subprocesses mail alerts into files the tests read (pytest's own process uses

@@ -3,13 +3,14 @@ against the live server, with real workers behind it."""
 
 import os
 import shutil
+import time
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from apps.ops.models import FailedTask
+from apps.ops.models import AdminEvent, FailedTask
 from config import queues
 from devstack.processes import wait_for
 from tasks.default import monitor_queues
@@ -69,12 +70,23 @@ def test_staff_watch_retry_and_edit_from_the_browser(
         for name in queues.NAMES:
             page.wait_for_selector(f'#queues tr[data-queue="{name}"]')
 
-        # An event sent from a worker reaches the live feed without a reload.
+        # An event sent from a worker reaches the live feed through the event stream alone:
+        # the page's data refresh is cut off meanwhile, and the event must show well within
+        # the refresh's 5 s period.
+        page.route("**/admin/ops/data/**", lambda route: route.abort())
         for _ in range(queues.policy("commissions").alert_depth + 1):
             redis_client.lpush("commissions", b"{}")  # nobody consumes commissions here
         redis_client.delete("ops:alert:commissions")
         monitor_queues.delay()
-        page.wait_for_selector("#feed li:has-text('queue_busy')", timeout=20_000)
+        wait_for(
+            lambda: AdminEvent.objects.filter(type=AdminEvent.Type.QUEUE_BUSY).exists(),
+            timeout=20,
+            what="the worker to record the alert",
+        )
+        stored = time.monotonic()
+        page.wait_for_selector("#feed li:has-text('queue_busy')", timeout=3_000)
+        assert time.monotonic() - stored < 3
+        page.unroute("**/admin/ops/data/**")
         page.wait_for_selector('#queues tr[data-queue="commissions"] td:has-text("busy")')
         redis_client.delete("commissions")
 

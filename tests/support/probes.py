@@ -22,13 +22,14 @@ def _redis() -> redis.Redis:
 
 @app.task(bind=True)
 def record(self, key: str) -> None:
-    """Appends which queue and worker ran it."""
+    """Appends which queue and worker ran it, and when it was published."""
     _redis().rpush(
         key,
         json.dumps(
             {
                 "queue": self.request.delivery_info.get("routing_key"),
                 "hostname": self.request.hostname,
+                "published_at": getattr(self.request, "published_at", None),
             }
         ),
     )

@@ -1,15 +1,18 @@
 """Real Celery workers in subprocesses, against the suite's Redis and test database."""
 
+import base64
+import json
 import signal
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 from django.db import connection
 
 from config import queues
 from config.celery import app
-from devstack.processes import WorkerProcess
+from devstack.processes import WorkerProcess, wait_for
 
 # Backoff in the test workers is the table's, scaled down: payments' 10 s, 30 s become 0.5 s, 1.5 s.
 BACKOFF_SCALE = 0.05
@@ -65,3 +68,37 @@ def kill(worker: WorkerProcess) -> None:
     for process in [main, *main.children(recursive=True)]:
         process.send_signal(signal.SIGKILL)
     worker.process.wait()
+
+
+class Held(NamedTuple):
+    task: str
+    id: str
+    kwargs: dict
+
+
+def held(redis_client, queue: str) -> dict[str, Held]:
+    """The messages of ``queue`` delivered to a worker and not acknowledged yet, by delivery
+    tag (kombu keeps each in the ``unacked`` hash until its ack)."""
+    found = {}
+    for tag, value in redis_client.hgetall("unacked").items():
+        message, _exchange, routing_key = json.loads(value)
+        if routing_key == queue:
+            headers = message["headers"]
+            kwargs = json.loads(base64.b64decode(message["body"]))[1]
+            found[str(tag)] = Held(headers["task"], headers["id"], kwargs)
+    return found
+
+
+def kill_holding(worker: WorkerProcess, redis_client, queue: str, before: set) -> list[Held]:
+    """SIGKILL ``worker`` once it holds a message of ``queue`` (other than the delivery tags
+    in ``before``) and return what it held then: dead, it acknowledges nothing more, so the
+    hash read after the kill is what the kill interrupted."""
+    wait_for(
+        lambda: held(redis_client, queue).keys() - before,
+        timeout=60,
+        interval=0.005,
+        what=f"a worker to hold a {queue} message",
+    )
+    kill(worker)
+    after = held(redis_client, queue)
+    return [after[tag] for tag in after.keys() - before]

@@ -16,7 +16,7 @@ from apps.ops.models import FailedTask
 from config import queues
 from devstack.processes import wait_for
 from tests.support import probes
-from tests.support.workers import BACKOFF_SCALE, broker_holds
+from tests.support.workers import BACKOFF_SCALE, broker_holds, held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,6 +97,9 @@ def test_a_worker_child_killed_mid_task_reruns_it_to_completion_once(worker, red
     result = probes.block.delay(key)
     pid = int(wait_for(lambda: redis_client.get(f"{key}:pid"), what="the first run"))
     assert pid in worker.children()
+    # In flight at the kill: started, not completed, its message delivered and not acked.
+    assert result.id in {m.id for m in held(redis_client, "payments").values()}
+    assert redis_client.get(f"{key}:completed") is None
 
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: redis_client.get(f"{key}:started") == "2", what="the rerun to start")

@@ -4,7 +4,8 @@
 - ``stk``: the STK push and Daraja's callback to it.
 - ``c2b``: paybill validation and confirmation.
 - ``stripe_events``: Stripe webhook events (not ``stripe``, which would read as the library).
-- ``suspense``: money that settles nothing, kept for staff.
+- ``stripe_checkout``: the Checkout Session a Stripe purchase pays on.
+- ``suspense``: money that settles nothing, kept until applied to a payment or refunded.
 - ``fulfilment``: PAID -> FULFILLED, the hand-off to provisioning and commissions.
 - ``reconciliation``: the minute sweep and the STK query.
 - ``transitions``: the conditional UPDATEs every sub-domain shares, the result types and
@@ -17,6 +18,7 @@ from apps.payments.services.c2b import payment_record_c2b, payment_validate_c2b
 from apps.payments.services.fulfilment import payment_fulfil, payment_fulfil_failed
 from apps.payments.services.purchases import (
     REFERENCE_ALPHABET,
+    PurchaseRouterError,
     normalize_reference,
     package_seed,
     purchase_create,
@@ -31,11 +33,18 @@ from apps.payments.services.stk import (
     payment_request_stk_push,
     stk_callback_url,
 )
+from apps.payments.services.stripe_checkout import (
+    StripeRefused,
+    StripeUnavailable,
+    checkout_session_create,
+)
 from apps.payments.services.stripe_events import STRIPE_PAID_EVENTS, payment_record_stripe_event
 from apps.payments.services.suspense import (
     payment_pay_by_receipt,
+    suspense_apply,
+    suspense_apply_as_purchase,
     suspense_hold,
-    suspense_resolve,
+    suspense_mark_refunded,
 )
 from apps.payments.services.transitions import (
     CANCELLED_BY_USER,
@@ -52,7 +61,11 @@ __all__ = [
     "STRIPE_PAID_EVENTS",
     "CallbackResult",
     "Outcome",
+    "PurchaseRouterError",
     "QueryResult",
+    "StripeRefused",
+    "StripeUnavailable",
+    "checkout_session_create",
     "normalize_reference",
     "package_seed",
     "payment_fail",
@@ -70,6 +83,8 @@ __all__ = [
     "rejected",
     "stk_callback_url",
     "stk_request_settle_by_query",
+    "suspense_apply",
+    "suspense_apply_as_purchase",
     "suspense_hold",
-    "suspense_resolve",
+    "suspense_mark_refunded",
 ]

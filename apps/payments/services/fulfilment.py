@@ -58,8 +58,16 @@ def payment_fulfil(*, payment_id) -> bool:
     return True
 
 
-def payment_fulfil_failed(*, payment_id, error: str) -> None:
-    """fulfil_payment gave up: the money is in (the payment stays PAID), staff must act."""
-    payment = selectors.payment_get(payment_id=payment_id)
-    if payment is not None:
-        payment_event_emit(type=AdminEvent.Type.PAYMENT_FAILED, payment=payment, error=error)
+def payment_fulfil_failed(*, payment_id, error: str) -> bool:
+    """fulfil_payment gave up: the money is in (the payment stays PAID), staff must act.
+    Marked once, and staff told once: a second report of the same failure changes nothing."""
+    with transaction.atomic():
+        marked = Payment.objects.filter(
+            pk=payment_id, status=Status.PAID, fulfil_failed_at=None
+        ).update(fulfil_failed_at=timezone.now())
+        if marked:
+            payment = selectors.payment_get(payment_id=payment_id)
+            payment_event_emit(type=AdminEvent.Type.PAYMENT_FAILED, payment=payment, error=error)
+    if marked:
+        log.error("payment.fulfil_failed id=%s error=%s", payment_id, error)
+    return bool(marked)

@@ -13,6 +13,7 @@ from apps.common.queue import enqueue_on_commit
 from apps.ops.models import AdminEvent
 from apps.payments import daraja, selectors
 from apps.payments.models import Payment, StkRequest
+from apps.payments.services.suspense import suspense_apply_late_pushes
 from apps.payments.services.transitions import (
     Status,
     payment_event_emit,
@@ -43,8 +44,12 @@ def stk_request_settle_by_query(*, stk_request_id: int) -> QueryResult:
     StkRequest.objects.filter(pk=stk.pk).update(queried_at=timezone.now())
     try:
         answer = daraja.stk_query(stk.checkout_request_id)
-    except daraja.DarajaNoRecord:
-        return QueryResult.UNKNOWN  # no final word yet; the expiry sweep ends it if none comes
+    except daraja.DarajaNoRecord as exc:
+        # "Being processed" (or not known yet): no final word; the expiry sweep ends it if
+        # none comes.
+        StkRequest.objects.filter(pk=stk.pk).update(query_result=exc.code)
+        return QueryResult.UNKNOWN
+    StkRequest.objects.filter(pk=stk.pk).update(query_result=answer.result_code[:32])
     raw = json.dumps(
         {"stk_query": {"ResultCode": answer.result_code, "ResultDesc": answer.result_desc}}
     )
@@ -61,8 +66,9 @@ def stk_request_settle_by_query(*, stk_request_id: int) -> QueryResult:
 
 
 def payments_reconcile() -> dict[str, int]:
-    """The minute sweep: query pushes without a callback, re-send work lost on the way
-    (pushes never made, paid payments never fulfilled), expire what nobody settled."""
+    """The minute sweep: apply suspense whose push has since been saved, query pushes
+    without a callback, re-send work lost on the way (pushes never made, paid payments
+    never fulfilled), expire what nobody settled."""
     now = timezone.now()
     batch = settings.RECONCILE_BATCH
     query_before = now - timezone.timedelta(seconds=settings.RECONCILE_QUERY_AFTER)
@@ -70,6 +76,7 @@ def payments_reconcile() -> dict[str, int]:
     push_before = now - timezone.timedelta(seconds=settings.RECONCILE_PUSH_AFTER)
     expire_before = now - timezone.timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER)
     counts = {"queried": 0, "pushed": 0, "fulfilling": 0, "expired": 0, "gave_up": 0}
+    counts["suspense_applied"] = suspense_apply_late_pushes(limit=batch)
 
     stale = (
         StkRequest.objects.filter(payment__status=Status.PENDING, created_at__lt=query_before)

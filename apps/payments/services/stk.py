@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from apps.payments import daraja, selectors
 from apps.payments.callbacks import StkCallback
@@ -25,7 +26,15 @@ log = logging.getLogger("conveyor.payments")
 
 
 def payment_request_stk_push(*, payment_id: uuid.UUID | str) -> StkRequest | None:
-    """Ask Daraja to prompt the buyer; None when the payment needs no push (any more)."""
+    """Ask Daraja to prompt the buyer; None when the payment needs no push (any more).
+
+    A push sent but not answered in time (DarajaAmbiguous) may have prompted the buyer, and
+    we have no CheckoutRequestID to query it by. It is not retried: its callback, if Daraja
+    took it, still finds the payment by the reference in its path; if none comes, the
+    reconciler pushes again only RECONCILE_PUSH_AFTER after this (longer than a prompt
+    lives), at most RECONCILE_MAX_NUDGES times. So one prompt at a time, a bounded number
+    in all; a second payment that still arrives lands in Suspense (payment_pay_by_receipt).
+    Refused or unreachable (5xx, no connection) pushes prompted nobody and are retried."""
     payment = selectors.payment_get(payment_id=payment_id)
     if (
         payment is None
@@ -35,13 +44,22 @@ def payment_request_stk_push(*, payment_id: uuid.UUID | str) -> StkRequest | Non
         return None
     if payment.stk_requests.exists():
         return None  # a push was accepted; its callback or the reconciler settles it
-    pushed = daraja.stk_push(
-        phone=payment.phone,
-        amount=payment.amount,
-        reference=payment.reference,
-        description=payment.package.name,
-        callback_url=stk_callback_url(payment.reference),
-    )
+    try:
+        pushed = daraja.stk_push(
+            phone=payment.phone,
+            amount=payment.amount,
+            reference=payment.reference,
+            description=payment.package.name,
+            callback_url=stk_callback_url(payment.reference),
+        )
+    except daraja.DarajaAmbiguous as exc:
+        # updated_at is the reconciler's clock for the next push (reconciliation._nudge).
+        Payment.objects.filter(pk=payment.pk, status=Status.PENDING).update(
+            result_desc=f"STK push unanswered, the buyer may have the prompt: {exc}"[:1000],
+            updated_at=timezone.now(),
+        )
+        log.warning("payment.stk_ambiguous id=%s error=%s (not retried)", payment.pk, exc)
+        return None
     # get_or_create: the push's callback may have recorded it already (see _stk_request).
     stk, _ = StkRequest.objects.get_or_create(
         checkout_request_id=pushed.checkout_request_id,
@@ -69,12 +87,16 @@ def payment_record_stk_callback(
     stk = _stk_request(callback, reference)
     if stk is None:
         if callback.succeeded:
+            # The path may name a purchase already settled (a second prompt's payment).
+            named = reference and selectors.payment_get_by_reference(
+                reference=normalize_reference(reference)
+            )
             suspense_hold(
                 receipt=callback.receipt,
                 amount=callback.amount,
                 raw=raw,
-                payment=None,
-                reason=Suspense.Reason.UNMATCHED,
+                payment=named or None,
+                reason=Suspense.Reason.NOT_OPEN if named else Suspense.Reason.UNMATCHED,
                 checkout_request_id=callback.checkout_request_id,
             )
         return rejected(f"Unknown CheckoutRequestID {callback.checkout_request_id}.")

@@ -36,6 +36,7 @@ class CallbackResult(StrEnum):
     CANCELLED = "cancelled"
     DUPLICATE = "duplicate"
     SUSPENSE = "suspense"
+    REFUNDED = "refunded"
     IGNORED = "ignored"
     REJECTED = "rejected"
 

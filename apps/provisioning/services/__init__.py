@@ -5,8 +5,14 @@ router users are looked up by name (apps/provisioning/routeros.py), and status c
 conditional updates.
 """
 
-from apps.provisioning.services.expiry import subscription_expire, subscriptions_expire
+from apps.provisioning.radius import radius_group_write
+from apps.provisioning.services.expiry import (
+    subscription_end_now,
+    subscription_expire,
+    subscriptions_expire,
+)
 from apps.provisioning.services.routers import router_check, router_seed, routers_check
+from apps.provisioning.services.secrets import secrets_rotate
 from apps.provisioning.services.subscriptions import (
     subscription_create_for_payment,
     subscription_provision,
@@ -15,10 +21,13 @@ from apps.provisioning.services.subscriptions import (
 )
 
 __all__ = [
+    "radius_group_write",
     "router_check",
     "router_seed",
     "routers_check",
+    "secrets_rotate",
     "subscription_create_for_payment",
+    "subscription_end_now",
     "subscription_expire",
     "subscription_provision",
     "subscription_provisioning_failed",

@@ -28,6 +28,20 @@ def subscriptions_expire() -> int:
     return len(due)
 
 
+def subscription_end_now(*, payment_id) -> bool:
+    """The access a payment bought ends now (its money was refunded): its end moves to now
+    and expire_subscription takes it off RADIUS and its router as at a natural end (the sweep
+    sends it again if that message is lost). False when it had ended already."""
+    now = timezone.now()
+    sub = Subscription.objects.filter(payment_id=payment_id).exclude(status=Status.EXPIRED).first()
+    if sub is None:
+        return False
+    Subscription.objects.filter(pk=sub.pk, ends_at__gt=now).update(ends_at=now, updated_at=now)
+    enqueue_on_commit(provisioning_tasks.expire_subscription, subscription_id=sub.pk)
+    log.info("subscription.ended_now id=%s payment=%s", sub.pk, payment_id)
+    return True
+
+
 def subscription_expire(*, subscription_id: int) -> ExpiryResult:
     """Take an ended subscription off RADIUS and its router, kick its session: EXPIRED."""
     sub = selectors.subscription_get(subscription_id=subscription_id)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.queue import enqueue_on_commit
@@ -38,7 +39,9 @@ def subscription_create_for_payment(*, payment, member) -> Subscription:
         payment=payment,
         member=member,
         package=payment.package,
-        router=selectors.router_for_new_subscription(),
+        # The hotspot it was bought on; a payment made without one (none was active, or by
+        # an older API) goes to the only active router, or to RADIUS alone.
+        router=payment.router or selectors.router_sole_active(),
         username=payment.reference.lower(),
         password="".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(8)),
         starts_at=now,
@@ -57,10 +60,15 @@ def subscription_create_for_payment(*, payment, member) -> Subscription:
 
 
 def subscription_provision(*, subscription_id: int) -> ProvisionResult:
-    """Put the subscription's user on its router; PROVISIONED, or SKIPPED when it is gone or
-    not waiting for it."""
+    """Put the subscription's user on its router; PROVISIONED, or SKIPPED when it is gone,
+    not waiting for it, or past its end (a late or redelivered job must not bring an expired
+    user back)."""
     sub = selectors.subscription_get(subscription_id=subscription_id)
-    if sub is None or sub.status not in (Status.PENDING, Status.FAILED):
+    if (
+        sub is None
+        or sub.status not in (Status.PENDING, Status.FAILED)
+        or sub.ends_at <= timezone.now()
+    ):
         return ProvisionResult.SKIPPED
     outcome, started = RouterUserResult.RADIUS_ONLY, time.perf_counter()
     if sub.router is not None:
@@ -69,7 +77,7 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
     now = timezone.now()
     with transaction.atomic():
         moved = Subscription.objects.filter(
-            pk=sub.pk, status__in=(Status.PENDING, Status.FAILED)
+            pk=sub.pk, status__in=(Status.PENDING, Status.FAILED), ends_at__gt=now
         ).update(status=Status.PROVISIONED, provisioned_at=now, error="", updated_at=now)
         if moved:
             router = sub.router
@@ -78,6 +86,12 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
                 sub,
                 router=router and {"id": router.pk, "name": router.name, "ip_address": router.host},
             )
+    if not moved and sub.router is not None and _ended(sub.pk, now):
+        # Expiry ran (or the end passed) while we were at the router: take back our add.
+        with routeros.session(sub.router) as api:
+            routeros.user_remove(api, name=sub.username)
+        log.info("subscription.provision_undone id=%s: it ended meanwhile", sub.pk)
+        return ProvisionResult.SKIPPED
     if sub.router is not None:
         Router.objects.filter(pk=sub.router.pk).update(last_seen_at=now, last_error="")
     log.info(
@@ -106,18 +120,29 @@ def _router_user_upsert(sub: Subscription) -> RouterUserResult:
     return outcome
 
 
-def subscription_provisioning_failed(*, subscription_id: int, error: str) -> None:
-    """The router job gave up: FAILED with the error (RADIUS still lets the user in)."""
+def _ended(subscription_id: int, now) -> bool:
+    """Expired, or past its end, as the database has it now."""
+    return Subscription.objects.filter(
+        Q(status=Status.EXPIRED) | Q(ends_at__lte=now), pk=subscription_id
+    ).exists()
+
+
+def subscription_provisioning_failed(*, subscription_id: int, error: str) -> bool:
+    """The router job gave up: FAILED with the error (RADIUS still lets the user in), the
+    event and the router's error recorded only by the call that marked it; marked?"""
     sub = selectors.subscription_get(subscription_id=subscription_id)
     if sub is None:
-        return
+        return False
     with transaction.atomic():
-        Subscription.objects.filter(pk=sub.pk, status=Status.PENDING).update(
+        moved = Subscription.objects.filter(pk=sub.pk, status=Status.PENDING).update(
             status=Status.FAILED, error=error[:2000], updated_at=timezone.now()
         )
+        if not moved:
+            return False
         _event(AdminEvent.Type.PROVISIONING_FAILED, sub, router_id=sub.router_id, error=error)
-    if sub.router_id:
-        Router.objects.filter(pk=sub.router_id).update(last_error=error[:2000])
+        if sub.router_id:
+            Router.objects.filter(pk=sub.router_id).update(last_error=error[:2000])
+    return True
 
 
 def subscriptions_reconcile() -> int:

@@ -17,7 +17,7 @@ from apps.wallets.models import Wallet
 from devstack import synthetic
 from devstack.processes import wait_for
 from tasks.commissions import disburse_commissions
-from tests.support.workers import ProbeWorker, kill
+from tests.support.workers import ProbeWorker, held, kill_holding
 
 pytestmark = [
     pytest.mark.slow,  # real workers
@@ -71,9 +71,12 @@ def test_two_runs_at_once_on_two_workers_credit_every_row_once(tmp_path, empty_q
     credited_once(owed)
 
 
-def test_a_worker_killed_mid_disbursement_is_finished_by_the_next_run(tmp_path, empty_queues):
+def test_a_worker_killed_mid_disbursement_is_finished_by_the_next_run(
+    tmp_path, empty_queues, redis_client
+):
     owed = pending_rows(200_000, 5_000)
     env = {"SWEEP_CHUNK_ROWS": "5000"}
+    before = set(held(redis_client, "commissions"))
     worker = ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start()
     disburse_commissions.delay()
     wait_for(
@@ -81,10 +84,14 @@ def test_a_worker_killed_mid_disbursement_is_finished_by_the_next_run(tmp_path, 
         timeout=120,
         what="the run to be under way",
     )
-    kill(worker)
+    interrupted = kill_holding(worker, redis_client, "commissions", before)
+    assert {m.task for m in interrupted} == {"tasks.commissions.disburse_commissions"}
     left = CommissionLedger.objects.filter(status="pending").count()
     assert 0 < left < 200_000, left  # killed with work left over
     assert ledger_audit().ok  # the chunk in flight rolled back whole
+    credited = Wallet.objects.aggregate(total=Sum("withdrawable"))["total"]
+    processed = CommissionLedger.objects.filter(status="processed").aggregate(t=Sum("amount"))
+    assert credited == processed["t"]  # what is marked is exactly what was credited
 
     replacement = ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start()
     try:

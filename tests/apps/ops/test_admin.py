@@ -7,7 +7,7 @@ import tests.support.probes  # noqa: F401  (registers the probe tasks in this pr
 from apps.ops.models import FailedTask
 from tests.support.factories import FailedTaskFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # retries publish once they commit
 
 CHANGELIST = reverse("admin:ops_failedtask_changelist")
 

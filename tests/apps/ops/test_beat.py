@@ -1,42 +1,75 @@
-"""A real beat process with the database scheduler: a one-second row created in the
-database runs on a real worker."""
+"""Real beat processes with the database scheduler: a one-second row created in the database
+runs on a real worker, and a second beat does not make it fire twice (the leader lock)."""
 
+import itertools
 import json
-import subprocess
-import sys
+import signal
 
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from devstack.processes import wait_for
+from tests.support.beat import Beat
 from tests.support.workers import ProbeWorker, database_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # a real beat
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # real beats
 
 
-def test_a_one_second_schedule_row_runs_on_a_worker(tmp_path, key, redis_client, empty_queues):
+@pytest.fixture
+def every_second(key) -> PeriodicTask:
     every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(
+    return PeriodicTask.objects.create(
         name="test: record every second",
         task="tests.support.probes.record",
         interval=every,
         args=json.dumps([key]),
     )
+
+
+def runs(redis_client, key) -> list[dict]:
+    return [json.loads(r) for r in redis_client.lrange(key, 0, -1)]
+
+
+def test_a_one_second_schedule_row_runs_on_a_worker(
+    tmp_path, key, redis_client, empty_queues, every_second
+):
     worker = ProbeWorker(tmp_path, queue_names=["payments"]).start()
-    log = (tmp_path / "beat.log").open("wb")
-    beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
-        env={**worker.env, "DATABASE_URL": database_url()},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    beat = Beat(tmp_path, {**worker.env, "DATABASE_URL": database_url()}, "beat")
     try:
         wait_for(lambda: redis_client.llen(key) >= 3, timeout=60, what="three runs from beat")
     finally:
-        beat.terminate()
-        beat.wait(timeout=20)
-        log.close()
+        beat.stop()
         worker.stop()
-    [first, *_] = [json.loads(r) for r in redis_client.lrange(key, 0, -1)]
+    [first, *_] = runs(redis_client, key)
     assert first["queue"] == "payments" and first["hostname"] == worker.name
-    assert PeriodicTask.objects.get(name="test: record every second").total_run_count >= 3
+    every_second.refresh_from_db()
+    assert every_second.total_run_count >= 3
+
+
+def test_two_beats_send_each_schedule_once_and_a_standby_takes_over(
+    tmp_path, key, redis_client, empty_queues, every_second
+):
+    worker = ProbeWorker(tmp_path, queue_names=["payments"]).start()
+    env = {**worker.env, "DATABASE_URL": database_url(), "BEAT_LOCK_TTL": "3"}
+    beats = [Beat(tmp_path, env, f"beat-{n}") for n in range(2)]
+    try:
+        wait_for(lambda: redis_client.llen(key) >= 6, timeout=60, what="six runs from two beats")
+        [leader] = wait_for(
+            lambda: [b for b in beats if b.leads()] or None, what="one beat to lead"
+        )
+        [standby] = [b for b in beats if b is not leader]
+        assert not standby.leads()
+        # The leader dies without letting go: the standby takes over once the lock expires.
+        leader.process.send_signal(signal.SIGKILL)
+        leader.process.wait()
+        before = redis_client.llen(key)
+        wait_for(standby.leads, timeout=30, what="the standby to take over")
+        wait_for(lambda: redis_client.llen(key) >= before + 3, timeout=30, what="its runs")
+    finally:
+        for beat in beats:
+            beat.stop()
+        worker.stop()
+    sent = sorted(r["published_at"] for r in runs(redis_client, key))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    # One beat sending: a run a second. Two sending would put runs a few milliseconds apart.
+    assert min(gaps) > 0.5, gaps

@@ -13,7 +13,7 @@ import tests.support.probes  # noqa: F401  (registers the probe tasks in this pr
 from apps.ops.models import FailedTask
 from tests.support.factories import FailedTaskFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # retries publish once they commit
 
 
 def run(*args) -> str:

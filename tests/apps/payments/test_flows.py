@@ -2,8 +2,8 @@
 pool, Redis, and the Daraja simulator calling back over HTTP."""
 
 import json
-import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,32 +14,19 @@ from django.conf import settings
 
 from apps.ops.models import AdminEvent
 from apps.payments.models import Package, Payment, StkRequest, Suspense
+from apps.provisioning.models import Subscription
 from devstack.processes import wait_for
-from tasks.payments import reconcile_payments
-from tests.support.workers import ProbeWorker, kill
+from tests.support.daraja_live import FINAL, buy, events, settle
+from tests.support.workers import ProbeWorker, held, kill_holding
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FINAL = {"fulfilled", "failed", "cancelled"}
 RECONCILE = {
     "RECONCILE_QUERY_AFTER": "2",
     "RECONCILE_NUDGE_AFTER": "2",
     "RECONCILE_PUSH_AFTER": "3",
     "PAYMENT_EXPIRE_AFTER": "300",
 }
-
-
-@pytest.fixture
-def knobs(simulator):
-    """Set simulator knobs for one test; all of them go back afterwards."""
-    saved = requests.get(f"{simulator.url}/simulator/state", timeout=5).json()["knobs"]
-
-    def configure(**changes):
-        response = requests.post(f"{simulator.url}/simulator/config", json=changes, timeout=5)
-        assert response.status_code == 200, response.text
-
-    yield configure
-    configure(**saved)
 
 
 def worker_env(simulator, live_server) -> dict:
@@ -63,36 +50,12 @@ def stack(simulator, live_server, settings, tmp_path, empty_queues):
     worker.stop()
 
 
-def buy(base_url: str, phone: str) -> str:
-    response = requests.post(
-        f"{base_url}/api/purchases/", json={"phone": phone, "package": "1h"}, timeout=30
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["payment_id"]
-
-
 def poll(base_url: str, payment_id: str) -> dict:
     return requests.get(f"{base_url}/api/payments/{payment_id}/", timeout=30).json()
 
 
-def settle(ids: list[str], timeout: float = 120) -> dict[str, str]:
-    """Wait until every payment is final, sending the reconciler as beat would (faster)."""
-    last = [0.0]
-
-    def final():
-        if time.monotonic() - last[0] > 1.5:
-            reconcile_payments.delay()
-            last[0] = time.monotonic()
-        states = dict(Payment.objects.filter(pk__in=ids).values_list("pk", "status"))
-        return all(s in FINAL for s in states.values()) and {str(k): v for k, v in states.items()}
-
-    return wait_for(final, timeout=timeout, interval=0.25, what=f"{len(ids)} payments to settle")
-
-
 def processed(payment_id: str) -> int:
-    return AdminEvent.objects.filter(
-        type=AdminEvent.Type.PAYMENT_PROCESSED, payload__payment__id=str(payment_id)
-    ).count()
+    return events(payment_id, AdminEvent.Type.PAYMENT_PROCESSED)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +131,7 @@ def test_one_callback_delivered_twenty_times_at_once_pays_and_hands_off_once(
     assert [a.status_code for a in answers] == [200] * 20
     assert all(a.json() == {"ResultCode": 0, "ResultDesc": "Accepted"} for a in answers)
 
-    assert settle([payment_id]) == {payment_id: "fulfilled"}
+    assert settle([payment_id], timeout=120) == {payment_id: "fulfilled"}
     assert processed(payment_id) == 1
     assert Payment.objects.get(pk=payment_id).mpesa_receipt == "TDUP20X2AB"
 
@@ -176,7 +139,7 @@ def test_one_callback_delivered_twenty_times_at_once_pays_and_hands_off_once(
 def test_a_dropped_callback_is_settled_by_stk_query(stack, live_server, knobs):
     knobs(drop_rate=1.0)
     payment_id = buy(live_server.url, "254711000404")
-    assert settle([payment_id]) == {payment_id: "fulfilled"}
+    assert settle([payment_id], timeout=120) == {payment_id: "fulfilled"}
     payment = Payment.objects.get(pk=payment_id)
     assert "stk_query" in payment.raw_callback and payment.mpesa_receipt is None
     assert StkRequest.objects.get(payment=payment).queried_at is not None
@@ -198,17 +161,30 @@ def burst(base_url: str, count: int, prefix: str, under_way, disrupt) -> list[st
 
 
 def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
-    stack, live_server, knobs, simulator, tmp_path
+    stack, live_server, knobs, simulator, tmp_path, redis_client
 ):
     knobs(outcomes={"0": 1})
+    before = set(held(redis_client, "payments"))
+    at_kill = {}
+
+    def kill_mid_task():
+        at_kill["held"] = kill_holding(stack, redis_client, "payments", before)
+        at_kill["fulfilled"] = Payment.objects.filter(status="fulfilled").count()
 
     ids = burst(
         live_server.url,
         200,
         "200",
         lambda: Payment.objects.filter(status="fulfilled").count() >= 30,
-        lambda: kill(stack),
+        kill_mid_task,
     )
+    # The pool held payments' messages when it died, and left payments to do.
+    interrupted = at_kill["held"]
+    assert {m.task for m in interrupted} & {
+        "tasks.payments.request_stk_push",
+        "tasks.payments.fulfil_payment",
+    }, interrupted
+    assert at_kill["fulfilled"] < 200
     replacement = ProbeWorker(
         tmp_path, queue_names=["payments"], concurrency=4, env=worker_env(simulator, live_server)
     ).start()
@@ -217,6 +193,13 @@ def test_a_payments_worker_killed_mid_burst_loses_and_doubles_nothing(
     finally:
         replacement.stop()
     assert set(states.values()) == {"fulfilled"}
+    # Fulfilled once each: one subscription per payment (the interrupted ones too), one event.
+    subscriptions = Counter(
+        Subscription.objects.filter(payment_id__in=ids).values_list("payment_id", flat=True)
+    )
+    assert len(subscriptions) == 200 and set(subscriptions.values()) == {1}
+    cut = {m.kwargs["payment_id"] for m in interrupted if "payment_id" in m.kwargs}
+    assert cut <= set(ids) and all(states[p] == "fulfilled" for p in cut)
     assert all(processed(payment_id) == 1 for payment_id in ids)
     # Nothing paid twice or kept aside: a push whose worker died before saving it was
     # recorded from its callback (the payment's reference is in the callback's path), so
@@ -264,6 +247,6 @@ def test_every_callback_delivered_twice_still_pays_once(stack, live_server, knob
     before = sent()
     knobs(duplicate_rate=1.0, outcomes={"0": 1})
     ids = [buy(live_server.url, f"25471100{i:04d}") for i in range(5)]
-    assert set(settle(ids).values()) == {"fulfilled"}
+    assert set(settle(ids, timeout=120).values()) == {"fulfilled"}
     assert all(processed(payment_id) == 1 for payment_id in ids)
     wait_for(lambda: sent() - before == 10, what="both copies of every callback")

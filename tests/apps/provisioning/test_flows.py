@@ -2,6 +2,7 @@
 simulators over their protocols, the web tier over HTTP."""
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,7 +16,8 @@ from apps.provisioning.models import RadCheck, Subscription
 from config import queues
 from devstack.processes import wait_for
 from tasks.provisioning import provision_subscription, reconcile_subscriptions
-from tests.support.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, kill
+from tests.support.daraja_live import provisioned
+from tests.support.workers import BACKOFF_SCALE, ProbeWorker, broker_holds, held, kill_holding
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # real workers
 
@@ -74,14 +76,7 @@ def test_a_purchase_ends_with_a_user_on_the_router_and_in_radius(
             json={"phone": "0712345678", "package": "1h"},
             timeout=30,
         )
-        payment_id = bought.json()["payment_id"]
-
-        def provisioned():
-            state = requests.get(f"{live_server.url}/api/payments/{payment_id}/", timeout=30)
-            sub = state.json().get("subscription", {})
-            return sub.get("status") == "provisioned" and sub
-
-        sub = wait_for(provisioned, timeout=60, what="the user to be provisioned")
+        sub = provisioned(live_server.url, bought.json()["payment_id"])
     finally:
         worker.stop()
     [user] = router_sim.state()["users"]
@@ -132,9 +127,10 @@ def test_a_router_down_for_good_fails_then_queue_retry_provisions_it(
 
 
 def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
-    tmp_path, router, router_sim, paid, empty_queues
+    tmp_path, router, router_sim, paid, empty_queues, redis_client
 ):
     router_sim.knobs(latency=0.01)  # each job a few round trips long: the kill lands mid-burst
+    before = set(held(redis_client, "provisioning"))
     worker = start_worker(tmp_path, ["provisioning"])
 
     def hand_off_in_thread(_):
@@ -150,7 +146,10 @@ def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
         timeout=60,
         what="the burst to be under way",
     )
-    kill(worker)
+    interrupted = kill_holding(worker, redis_client, "provisioning", before)
+    cut = {int(m.kwargs["subscription_id"]) for m in interrupted}
+    assert cut and cut <= {s.pk for s in subs}, interrupted  # jobs in hand when it died
+    assert Subscription.objects.filter(status="provisioned").count() < 100
 
     replacement = start_worker(tmp_path, ["provisioning"])
     try:
@@ -165,8 +164,10 @@ def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
         wait_for(all_provisioned, timeout=120, interval=0.25, what="every user provisioned")
     finally:
         replacement.stop()
-    names = [u["name"] for u in router_sim.state()["users"]]
-    assert sorted(names) == sorted(s.username for s in subs)  # each once, none missing
+    names = Counter(u["name"] for u in router_sim.state()["users"])
+    assert names == Counter(s.username for s in subs)  # one router user each, none missing
+    provisioned = Subscription.objects.filter(pk__in=[s.pk for s in subs], status="provisioned")
+    assert provisioned.count() == 100 and cut <= set(provisioned.values_list("pk", flat=True))
     assert all(provisioned_events(s) == 1 for s in subs)
 
 

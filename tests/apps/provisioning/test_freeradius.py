@@ -1,6 +1,5 @@
 """A real FreeRADIUS (rlm_sql on the test database) answers radclient for our rows."""
 
-import os
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,22 +11,8 @@ from django.utils import timezone
 from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
 from apps.provisioning.radius import radius_date
-from tests.support import radius
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-missing = radius.installed()
-
-
-@pytest.fixture(scope="module")
-def freeradius(django_db_setup, django_db_blocker, tmp_path_factory):
-    if missing:
-        if os.environ.get("REQUIRE_FREERADIUS"):  # CI installs it: there, missing is a failure
-            pytest.fail(f"FreeRADIUS is required here: {missing}")
-        pytest.skip(f"FreeRADIUS: {missing}")
-    server = radius.FreeRadius(tmp_path_factory.mktemp("freeradius")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -63,6 +63,7 @@ class Command(BaseCommand):
             _require_free(host, int(environ[f"{name}_PORT"]), f"{name}_PORT")
         redis_note = self._redis(environ)
         daraja_note = self._daraja(environ)
+        stripe_note = self._stripe(environ)
         router_note = self._router(environ)
         environ["FLOWER_BASIC_AUTH"], flower_note = _flower_credentials()
 
@@ -85,6 +86,7 @@ class Command(BaseCommand):
             f"  flower   {flower}/   {flower_note}\n"
             f"  redis    {redis_note}\n"
             f"  daraja   {daraja_note}\n"
+            f"  stripe   {stripe_note}\n"
             f"  router   {router_note}\n"
             f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             f" {settings.DATABASES['default']['NAME']}\n"
@@ -120,6 +122,24 @@ class Command(BaseCommand):
         environ.update(DARAJA_SIM_HOST=host, DARAJA_SIM_PORT=str(port))
         _optional("daraja-sim", True)
         return f"{url} (the Daraja simulator; knobs: POST {url}/simulator/config)"
+
+    def _stripe(self, environ: dict) -> str:
+        """Stripe itself, or the simulator when STRIPE_API_BASE is a free local address; it
+        signs its events for this stack's /hooks/stripe/ with STRIPE_WEBHOOK_SECRET."""
+        url = settings.STRIPE_API_BASE
+        if (urlsplit(url).hostname or "") not in LOOPBACK or _listening(url):
+            _optional("stripe-sim", False)
+            return url
+        host, port = _local_address(url, 80, "STRIPE_API_BASE")
+        environ.update(
+            STRIPE_SIM_HOST=host,
+            STRIPE_SIM_PORT=str(port),
+            STRIPE_SECRET_KEY=settings.STRIPE_SECRET_KEY,
+            STRIPE_WEBHOOK_SECRET=settings.STRIPE_WEBHOOK_SECRET,
+            STRIPE_WEBHOOK_URL=f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}/hooks/stripe/",
+        )
+        _optional("stripe-sim", True)
+        return f"{url} (the Stripe simulator; pay a session at its checkout_url)"
 
     def _router(self, environ: dict) -> str:
         """The RouterOS simulator, in development (ROUTER_SIM_PORT), when its port is free."""

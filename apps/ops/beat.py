@@ -1,0 +1,77 @@
+"""One beat sends, however many run: django-celery-beat's scheduler behind a leader lock.
+
+A second beat (a second `make up`, an overlapping deploy, a standby host) must not make every
+schedule fire twice. Each beat ticks through ``LeaderScheduler``: it sends only while it holds
+the Redis key ``beat:leader`` (an owner token with a TTL, refreshed on every tick); the others
+wait as standbys and take over within BEAT_LOCK_TTL once the leader stops or dies. The lock
+lives in the broker's Redis: with Redis away nothing could be sent anyway, so nobody leads.
+
+The leader saves each entry's last run right after sending it, so a standby that takes over
+reads from the database when each schedule last ran and does not send it again.
+"""
+
+import contextlib
+import logging
+import uuid
+
+from django.conf import settings
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from apps.common import redis_client
+
+log = logging.getLogger("conveyor.ops.beat")
+
+LOCK_KEY = "beat:leader"
+# Hold or take the lock: 1 held and refreshed, 2 taken now, 0 someone else holds it.
+LEAD = """
+local owner = redis.call('get', KEYS[1])
+if owner == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
+if not owner then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+return 0
+"""
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class LeaderScheduler(DatabaseScheduler):
+    def __init__(self, *args, **kwargs):
+        self.token = uuid.uuid4().hex
+        self.leading = False
+        super().__init__(*args, **kwargs)
+        self.sync_every_tasks = 1  # last_run_at in the database as soon as a task is sent
+
+    def tick(self, *args, **kwargs) -> float:
+        if not self._lead():
+            return self._standby_interval()
+        return min(super().tick(*args, **kwargs), self._standby_interval())
+
+    def _lead(self) -> bool:
+        ttl_ms = int(settings.BEAT_LOCK_TTL * 1000)
+        try:
+            answer = redis_client.client().eval(LEAD, 1, LOCK_KEY, self.token, ttl_ms)
+        except redis_client.REDIS_ERRORS as exc:
+            answer = 0
+            if self.leading:
+                log.warning("beat.lock_unreachable token=%s error=%s", self.token, exc)
+        if answer == 2:
+            log.info("beat.leading token=%s", self.token)
+            # Every schedule's last run as the last leader left it, not as read at start.
+            self._schedule = self.all_as_schedule()
+            self._heap = None
+        elif not answer and self.leading:
+            log.warning("beat.standby token=%s (another beat holds %s)", self.token, LOCK_KEY)
+        self.leading = bool(answer)
+        return self.leading
+
+    def _standby_interval(self) -> float:
+        """Ticks come at least this often, so the lock is refreshed well within its TTL."""
+        return settings.BEAT_LOCK_TTL / 3
+
+    def close(self) -> None:
+        super().close()
+        if self.leading:
+            with contextlib.suppress(*redis_client.REDIS_ERRORS):  # the TTL frees it anyway
+                redis_client.client().eval(RELEASE, 1, LOCK_KEY, self.token)
+            self.leading = False
