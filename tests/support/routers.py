@@ -11,7 +11,11 @@ USERNAME, PASSWORD = "api", "s3cret-router"
 
 class RouterSim(ServerProcess):
     def __init__(self, log_path: Path, *args: str):
-        self.control = f"http://127.0.0.1:{free_port()}"
+        port = free_port()
+        control = free_port()
+        while control == port:  # two free ports asked for in a row may be the same one
+            control = free_port()
+        self.control = f"http://127.0.0.1:{control}"
         super().__init__(
             "simulators.routeros",
             log_path,
@@ -20,8 +24,9 @@ class RouterSim(ServerProcess):
             "--password",
             PASSWORD,
             "--control-port",
-            self.control.rsplit(":", 1)[1],
+            str(control),
             *args,
+            port=port,
         )
 
     def knobs(self, **changes) -> dict:
