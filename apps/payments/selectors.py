@@ -9,8 +9,13 @@ from apps.common.money import cents
 from apps.payments.models import CheckoutSession, Package, Payment, StkRequest, Suspense
 
 
-def package_list_on_sale() -> QuerySet[Package]:
-    return Package.objects.filter(is_active=True)
+def package_list_on_sale(*, router_id: int | None = None) -> QuerySet[Package]:
+    """Packages on sale; with ``router_id``, those sold on that router (a package limited to
+    no router is sold on every one)."""
+    packages = Package.objects.filter(is_active=True)
+    if router_id is None:
+        return packages
+    return packages.filter(Q(routers=None) | Q(routers=router_id)).distinct()
 
 
 def package_get_on_sale(*, code: str) -> Package | None:
@@ -177,6 +182,9 @@ def payment_state(payment: Payment) -> dict:
         "paid_at": stamp(payment.paid_at),
         "fulfilled_at": stamp(payment.fulfilled_at),
     }
+    if payment.method == Payment.Method.STRIPE and payment.status == Payment.Status.PENDING:
+        session = payment.checkout_sessions.order_by("-created_at").first()
+        state["checkout_url"] = session.url if session else None  # where the buyer pays
     subscription = getattr(payment, "subscription", None)
     if subscription is not None:
         state["subscription"] = {

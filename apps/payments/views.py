@@ -30,6 +30,7 @@ from apps.common.http import (
 from apps.payments import selectors, services
 from apps.payments.callbacks import parse_c2b, parse_stk_callback
 from apps.payments.models import Payment
+from apps.provisioning import selectors as provisioning_selectors
 
 log = logging.getLogger("conveyor.payments.http")
 
@@ -47,8 +48,20 @@ PURCHASE_METHODS = {**API_METHODS, Payment.Method.STK_PUSH.value: Payment.Method
 
 
 @require_GET
+@json_view
 def packages(request):
-    """The packages on sale."""
+    """The packages on sale; ``?router=<name or identity>``: those sold on that router (the
+    captive portal of one hotspot asks this way)."""
+    router_id = None
+    if "router" in request.GET:
+        router = provisioning_selectors.router_find_active(key=request.GET["router"][:255])
+        if router is None:
+            raise BadRequest(
+                "There is no active router by that name or identity.",
+                field="router",
+                code="unknown_router",
+            )
+        router_id = router.pk
     return JsonResponse(
         {
             "packages": [
@@ -61,7 +74,7 @@ def packages(request):
                     "rate_limit": p.rate_limit,
                     "data_cap_bytes": p.data_cap_bytes,
                 }
-                for p in selectors.package_list_on_sale()
+                for p in selectors.package_list_on_sale(router_id=router_id)
             ]
         }
     )

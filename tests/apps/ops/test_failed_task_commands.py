@@ -11,9 +11,17 @@ from django.utils import timezone
 
 import tests.support.probes  # noqa: F401  (registers the probe tasks in this process)
 from apps.ops.models import FailedTask
+from apps.ops.services import SPOOL_KEY
 from tests.support.factories import FailedTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)  # retries publish once they commit
+
+
+@pytest.fixture(autouse=True)
+def no_spooled_failures(redis_client):
+    """queue_failed moves spooled failures in first: none left by other tests' workers (a
+    worker that met a locked database spools its failure, as it should)."""
+    redis_client.delete(SPOOL_KEY)
 
 
 def run(*args) -> str:
