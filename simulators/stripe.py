@@ -25,6 +25,7 @@ stack and its simulator agree without configuration.
 """
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -510,9 +511,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, handler, body: str = ""):
         sim = self.sim
-        auth = self.headers.get("Authorization", "")
-        if not hmac.compare_digest(auth.encode(), f"Bearer {sim.secret_key}".encode()):
-            shown = auth[7:][:7] + "*" * 4 + auth[-4:] if auth.startswith("Bearer ") else ""
+        given = _api_key(self.headers.get("Authorization", ""))
+        if not hmac.compare_digest(given.encode(), sim.secret_key.encode()):
+            shown = given[:7] + "*" * 4 + given[-4:] if given else ""
             return self._json(401, StripeError(401, f"Invalid API Key provided: {shown}").body)
         params = decode_form(body)
         key = self.headers.get("Idempotency-Key")
@@ -603,6 +604,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Idempotent-Replayed", "true")
         self.end_headers()
         self.wfile.write(data)
+
+
+def _api_key(authorization: str) -> str:
+    """The secret key of a request, sent as Stripe takes it: ``Bearer <key>`` (the libraries)
+    or HTTP Basic with the key as the user name (``curl -u sk_test_...:``)."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme == "Bearer":
+        return value
+    if scheme == "Basic":
+        try:
+            return base64.b64decode(value).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return ""
 
 
 def main() -> None:
