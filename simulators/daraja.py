@@ -16,7 +16,6 @@ Credentials default to DARAJA_CONSUMER_KEY/SECRET, DARAJA_SHORTCODE and DARAJA_P
 the environment, so a stack and its simulator agree without configuration.
 """
 
-import argparse
 import base64
 import contextlib
 import heapq
@@ -35,6 +34,8 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from simulators.cli import server_parser
 
 log = logging.getLogger("simulators.daraja")
 
@@ -470,14 +471,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulators.daraja",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = server_parser("simulators.daraja", __doc__, "DARAJA_SIM_PORT", 8100)
     env = os.environ.get
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(env("DARAJA_SIM_PORT", "8100")))
     parser.add_argument("--key", default=env("DARAJA_CONSUMER_KEY", "dev-key"))
     parser.add_argument("--secret", default=env("DARAJA_CONSUMER_SECRET", "dev-secret"))
     parser.add_argument("--shortcode", default=env("DARAJA_SHORTCODE", "174379"))

@@ -24,7 +24,6 @@ The keys default to STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET from the environ
 stack and its simulator agree without configuration.
 """
 
-import argparse
 import base64
 import contextlib
 import hashlib
@@ -43,6 +42,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from simulators.cli import server_parser
 
 log = logging.getLogger("simulators.stripe")
 
@@ -621,14 +622,8 @@ def _api_key(authorization: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulators.stripe",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = server_parser("simulators.stripe", __doc__, "STRIPE_SIM_PORT", 8110)
     env = os.environ.get
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(env("STRIPE_SIM_PORT", "8110")))
     parser.add_argument("--secret-key", default=env("STRIPE_SECRET_KEY", "sk_test_dev"))
     parser.add_argument("--webhook-secret", default=env("STRIPE_WEBHOOK_SECRET", "whsec_dev"))
     parser.add_argument("--webhook-url", default=env("STRIPE_WEBHOOK_URL", KNOBS["webhook_url"][1]))
