@@ -1,1 +1,2 @@
-"""Stand-ins for what Conveyor talks to outside (Daraja, routers), speaking the real protocols."""
+"""Stand-ins for what Conveyor talks to outside (Daraja, Stripe, routers), speaking the real
+protocols."""
