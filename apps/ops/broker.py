@@ -89,3 +89,22 @@ def pools(timeout: float = 1.0, fresh: bool = False) -> dict[str, dict]:
             entry["processes"] += size
     client().set(POOLS_KEY, json.dumps(found), ex=POOLS_TTL)
     return found
+
+
+def drain(node: str, queue: str, timeout: float) -> bool:
+    """Make worker ``node`` stop taking messages from ``queue`` and wait, up to ``timeout``
+    seconds, until it runs and holds none; False if it never answered or is still busy.
+
+    A warm shutdown then has nothing in flight: kombu restores, at shutdown, a message whose
+    late acknowledgement races the closing channel, and that task would run a second time."""
+    replies = app.control.cancel_consumer(queue, destination=[node], reply=True, timeout=2)
+    if not replies:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inspect = app.control.inspect(destination=[node], timeout=1)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        if node in active and not active[node] and not reserved.get(node):
+            return True
+        time.sleep(0.2)
+    return False

@@ -1,8 +1,10 @@
+import socket
 import subprocess
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.ops import broker
 from config import queues
 from config.env import BASE_DIR, VAR_DIR
 
@@ -20,6 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self._ctl("signal", "HUP", "web")
         for name in queues.NAMES:
+            # The pool on this host stops taking messages and finishes what it took, then
+            # restarts; the others keep consuming meanwhile.
+            node = f"{name}@{socket.gethostname()}"
+            drained = broker.drain(node, name, timeout=queues.policy(name).hard_limit + 10)
+            if not drained:
+                self.stdout.write(f"{node}: not drained (not answering, or still busy)")
             self._ctl("restart", f"workers:worker-{name}")
         self._ctl("restart", "beat", "flower")
         self.stdout.write("Reloaded: web, every pool, beat and Flower run the new code.")
