@@ -165,7 +165,12 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.consuming, timeout=60, interval=0.2, what=f"worker {self.name} to consume")
+        try:
+            what = f"worker {self.name} to consume"
+            wait_for(self.consuming, timeout=60, interval=0.2, what=what)
+        except BaseException:
+            self.stop()  # a worker that never came up must not linger and take later work
+            raise
         return self
 
     def consuming(self) -> bool:

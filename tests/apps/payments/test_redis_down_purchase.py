@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from apps.common.redis_client import client as shared_redis
 from apps.ops.models import AdminEvent
 from apps.payments.models import Payment, StkRequest
+from config.celery import app
 from devstack.processes import LocalRedis, answers, wait_for
 from tests.support.daraja_live import buy, events, new_phone, pushes, settle
 
@@ -37,6 +39,10 @@ def test_a_purchase_while_redis_is_down_is_pushed_once_redis_is_back(
 
     back = LocalRedis(tmp_path / "redis", port=urlsplit(url).port).start()
     request.config.add_cleanup(back.stop)  # the suite's Redis from here on
+    # This process's pooled connections died with the old server: new ones for the tests after.
+    app._after_fork()
+    redis_client.connection_pool.disconnect()
+    shared_redis().connection_pool.disconnect()
     wait_for(daraja_worker.consuming, timeout=90, interval=0.5, what="the worker to reconnect")
     assert pushes(simulator, phone) == []  # nothing reached Daraja while Redis was down
 
