@@ -7,7 +7,7 @@ import sys
 import time
 
 from celery import Celery
-from celery.signals import before_task_publish, worker_process_init
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_process_init
 
 # Production settings unless DJANGO_SETTINGS_MODULE says otherwise (`make up`, the tests and
 # the benchmark set it), as cookiecutter-django does.
@@ -36,3 +36,24 @@ def die_with_the_pool(**_: object) -> None:
     timeout while the orphan finished it too. Linux kills the child with its parent."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def keep_or_drop_connections(task=None, state=None, **_: object) -> None:
+    """Django's own rules for a connection at each task's start and end, as for a request:
+    kept for CONN_MAX_AGE, dropped if unusable, health-checked at its next first use. (Celery's
+    fixup would close it around every task, a new PostgreSQL backend for each; CELERY_DB_REUSE_MAX
+    in the settings turns that off.) A task that did not succeed may have been interrupted
+    inside a query (a soft time limit is raised wherever the task is), leaving a connection
+    mid-conversation that still looks usable: it is closed. An eager task runs inside its
+    caller's transaction and is left alone."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections, connections
+
+    if state is not None and state != "SUCCESS":
+        for conn in connections.all(initialized_only=True):
+            conn.close()
+    else:
+        close_old_connections()

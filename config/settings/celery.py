@@ -60,6 +60,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A broker connection lost mid-task means the message will be redelivered: cancel
 # the running copy rather than let both run.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Connections outlive tasks under Django's rules (config/celery.py); Celery's fixup would close
+# them around every task, or with this set, only every this many tasks.
+CELERY_DB_REUSE_MAX = 10**9
 # A pool child is replaced after this many tasks, or after a task that left it above this
 # much resident memory (KB); supervisor's worker programs pass the same values.
 WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", default=1000)
