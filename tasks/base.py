@@ -105,7 +105,7 @@ class Task(CeleryTask):
         )
         if tags := tags_of(kwargs):
             fields += f" tags={','.join(tags)}"
-        log.info("task.start %s", fields)
+        log.debug("task.start %s", fields)  # at INFO, task.finish (or .retry, .failed) says it
         started = time.monotonic()
         wait = _waited(request)
         try:

@@ -18,7 +18,8 @@ def member_upline(*, member_id: int, levels: int) -> list[int]:
     """The member's referrers, nearest first, at most ``levels`` of them."""
     chain, current = [], member_id
     for _ in range(levels):
-        current = Member.objects.filter(pk=current).values_list("referred_by_id", flat=True)[0]
+        rows = Member.objects.filter(pk=current).order_by()  # one row: no ordering to apply
+        current = rows.values_list("referred_by_id", flat=True)[0]
         if current is None or current == member_id or current in chain:
             break  # the top of the tree (or a cycle, which Member.clean refuses)
         chain.append(current)

@@ -3,8 +3,9 @@
 import json
 import uuid
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
+from apps.common.db import first_match
 from apps.common.money import cents
 from apps.payments.models import CheckoutSession, Package, Payment, StkRequest, Suspense
 
@@ -19,7 +20,10 @@ def package_list_on_sale(*, router_id: int | None = None) -> QuerySet[Package]:
 
 
 def package_get_on_sale(*, code: str) -> Package | None:
-    return package_list_on_sale().filter(code=code).first()
+    """The package, with ``sold_on_some``: whether it is limited to some routers."""
+    limited = Package.routers.through.objects.filter(package_id=OuterRef("pk"))
+    packages = package_list_on_sale().annotate(sold_on_some=Exists(limited))
+    return first_match(packages.filter(code=code))
 
 
 def package_get_cheapest_on_sale() -> Package | None:
@@ -27,7 +31,15 @@ def package_get_cheapest_on_sale() -> Package | None:
 
 
 def payment_get(*, payment_id: uuid.UUID | str) -> Payment | None:
-    return Payment.objects.select_related("package", "subscription").filter(pk=payment_id).first()
+    payments = Payment.objects.select_related("package", "subscription")
+    return first_match(payments.filter(pk=payment_id))
+
+
+def payment_get_for_push(*, payment_id: uuid.UUID | str) -> Payment | None:
+    """The payment with its package and ``has_push``: whether a push was accepted for it."""
+    pushed = StkRequest.objects.filter(payment_id=OuterRef("pk"))
+    payments = Payment.objects.select_related("package").annotate(has_push=Exists(pushed))
+    return first_match(payments.filter(pk=payment_id))
 
 
 def payment_get_by_reference(*, reference: str) -> Payment | None:
@@ -135,10 +147,10 @@ def stk_request_get_by_checkout(*, checkout_request_id: str) -> StkRequest | Non
 
 def stk_request_payment_id(*, checkout_request_id: str) -> uuid.UUID | None:
     """The payment a push belongs to, in one short query (the hot path of every callback)."""
-    return (
-        StkRequest.objects.filter(checkout_request_id=checkout_request_id)
-        .values_list("payment_id", flat=True)
-        .first()
+    return first_match(
+        StkRequest.objects.filter(checkout_request_id=checkout_request_id).values_list(
+            "payment_id", flat=True
+        )
     )
 
 

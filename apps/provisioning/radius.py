@@ -68,8 +68,10 @@ def radius_group_ensure(*, package) -> None:
         radius_group_write(package=package)
 
 
-def radius_rows_write(*, subscription: Subscription) -> None:
-    """Replace the user's own rows: radcheck and radusergroup (the plan carries the rest)."""
+def radius_rows_create(*, subscription: Subscription) -> None:
+    """The new subscription's own rows: radcheck and radusergroup (the plan carries the rest).
+    Its username is new (its payment's reference, unique), so there is nothing to replace;
+    inside the caller's transaction no savepoint is needed either: a failure here fails it."""
     name = subscription.username
     expires = timezone.localtime(subscription.ends_at, ZoneInfo(settings.RADIUS_TIME_ZONE))
     checks = {
@@ -77,9 +79,8 @@ def radius_rows_write(*, subscription: Subscription) -> None:
         "Expiration": radius_date(expires),
         "Simultaneous-Use": str(settings.RADIUS_SIMULTANEOUS_USE),
     }
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         radius_group_ensure(package=subscription.package)
-        radius_rows_delete(username=name)
         RadCheck.objects.bulk_create(
             [RadCheck(username=name, attribute=a, op=":=", value=v) for a, v in checks.items()]
         )

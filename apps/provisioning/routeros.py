@@ -97,7 +97,8 @@ def user_upsert(
 ) -> RouterUserResult:
     """Add the hotspot user, or bring it up to date; ADDED or UPDATED.
 
-    Looked up by name every time: RouterOS .ids change when the router reboots.
+    Added first, as a new user is the common case (one round trip); RouterOS refuses a name it
+    has, and then the user is looked up by name (.ids change when the router reboots) and set.
     """
     users = api.path("ip", "hotspot", "user")
     fields = {
@@ -108,17 +109,18 @@ def user_upsert(
         "comment": comment,
         "disabled": False,
     }
-    found = list(users.select(Key(".id")).where(Key("name") == name))
-    if found:
-        users.update(**{".id": found[0][".id"], **fields})
-        return RouterUserResult.UPDATED
     try:
         users.add(name=name, **fields)
+        return RouterUserResult.ADDED
     except TrapError as exc:
         if DUPLICATE_NAME not in exc.message:
-            raise
-        return RouterUserResult.UPDATED  # added by an earlier run of this task
-    return RouterUserResult.ADDED
+            raise  # else added by an earlier run of this task, or by staff
+    found = list(users.select(Key(".id")).where(Key("name") == name))
+    if not found:  # removed since: add it again
+        users.add(name=name, **fields)
+        return RouterUserResult.ADDED
+    users.update(**{".id": found[0][".id"], **fields})
+    return RouterUserResult.UPDATED
 
 
 def user_remove(api: Api, *, name: str) -> bool:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count
 
+from apps.common.db import first_match
 from apps.provisioning.models import Router, Subscription
 
 Status = Subscription.Status
@@ -17,13 +18,13 @@ def subscriptions_summary(*, since, until) -> dict[str, int]:
 
 
 def subscription_get(*, subscription_id: int) -> Subscription | None:
-    """The subscription with its router, package and member, or None if it is gone."""
-    rows = Subscription.objects.select_related("router", "package", "member")
-    return rows.filter(pk=subscription_id).first()
+    """The subscription with its router, package, member and payment, or None if it is gone."""
+    rows = Subscription.objects.select_related("router", "package", "member", "payment")
+    return first_match(rows.filter(pk=subscription_id))
 
 
 def subscription_for_payment(*, payment) -> Subscription | None:
-    return Subscription.objects.filter(payment=payment).first()
+    return first_match(Subscription.objects.filter(payment=payment))
 
 
 def subscription_ids_stuck(*, before: datetime, now: datetime, limit: int) -> list[int]:

@@ -25,8 +25,8 @@ def payment_fulfil(*, payment_id) -> bool:
 
     with transaction.atomic():
         payment = (
-            Payment.objects.select_for_update()
-            .select_related("package")
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("package", "router")
             .filter(pk=payment_id)
             .first()
         )

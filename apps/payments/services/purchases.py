@@ -3,9 +3,10 @@
 import logging
 import secrets
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from apps.accounts.phone import normalize_phone
+from apps.common.db import savepoint_if_nested
 from apps.common.errors import ApplicationError
 from apps.common.queue import enqueue_on_commit
 from apps.payments import daraja, selectors
@@ -51,11 +52,13 @@ def purchase_create(
     )
     # Field checks only: the database enforces uniqueness, and a reference drawn twice
     # (one chance in a billion) is drawn again.
-    payment.full_clean(exclude=["reference"], validate_unique=False, validate_constraints=False)
+    # The package and router were just read, so their keys are not looked up again.
+    checked_already = ["reference", "package", "router"]
+    payment.full_clean(exclude=checked_already, validate_unique=False, validate_constraints=False)
     for attempt in range(5):
         payment.reference = _new_reference()
         try:
-            with transaction.atomic():
+            with savepoint_if_nested():
                 payment.save(force_insert=True)
             break
         except IntegrityError:
@@ -93,7 +96,8 @@ def _purchase_router(*, package: Package, key: str | None) -> Router | None:
                 "its identity ($(identity) on the hotspot login page).",
                 code="router_required",
             )
-    sold_on = set(package.routers.values_list("pk", flat=True))  # none: every router
+    # None: every router (package_get_on_sale says whether there are any).
+    sold_on = set(package.routers.values_list("pk", flat=True)) if package.sold_on_some else set()
     if sold_on and (router is None or router.pk not in sold_on):
         where = f"on router {router.name!r}" if router else "without a router"
         raise PurchaseRouterError(

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
+from apps.common.db import savepoint_if_nested
 from apps.payments import daraja, selectors
 from apps.payments.callbacks import StkCallback
 from apps.payments.models import Payment, StkRequest, Suspense
@@ -35,14 +36,14 @@ def payment_request_stk_push(*, payment_id: uuid.UUID | str) -> StkRequest | Non
     lives), at most RECONCILE_MAX_NUDGES times. So one prompt at a time, a bounded number
     in all; a second payment that still arrives lands in Suspense (payment_pay_by_receipt).
     Refused or unreachable (5xx, no connection) pushes prompted nobody and are retried."""
-    payment = selectors.payment_get(payment_id=payment_id)
+    payment = selectors.payment_get_for_push(payment_id=payment_id)
     if (
         payment is None
         or payment.status != Status.PENDING
         or payment.method != Payment.Method.STK_PUSH
     ):
         return None
-    if payment.stk_requests.exists():
+    if payment.has_push:
         return None  # a push was accepted; its callback or the reconciler settles it
     try:
         pushed = daraja.stk_push(
@@ -60,11 +61,18 @@ def payment_request_stk_push(*, payment_id: uuid.UUID | str) -> StkRequest | Non
         )
         log.warning("payment.stk_ambiguous id=%s error=%s (not retried)", payment.pk, exc)
         return None
-    # get_or_create: the push's callback may have recorded it already (see _stk_request).
-    stk, _ = StkRequest.objects.get_or_create(
-        checkout_request_id=pushed.checkout_request_id,
-        defaults={"payment": payment, "merchant_request_id": pushed.merchant_request_id},
-    )
+    # The push's callback may have recorded it already (see _stk_request).
+    try:
+        with savepoint_if_nested():
+            stk = StkRequest.objects.create(
+                payment=payment,
+                checkout_request_id=pushed.checkout_request_id,
+                merchant_request_id=pushed.merchant_request_id,
+            )
+    except IntegrityError:
+        stk = selectors.stk_request_get_by_checkout(checkout_request_id=pushed.checkout_request_id)
+        if stk is None:
+            raise
     log.info("payment.stk_requested id=%s checkout=%s", payment.pk, stk.checkout_request_id)
     return stk
 

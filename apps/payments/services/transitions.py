@@ -7,14 +7,14 @@ the queue is enqueued only once the transaction has committed.
 
 import logging
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from apps.common.db import savepoint_if_nested
 from apps.common.queue import enqueue_on_commit
 from apps.ops.models import AdminEvent
 from apps.ops.services import admin_event_emit
@@ -111,7 +111,7 @@ def payment_mark_paid(
         open_payment = open_payment.filter(amount=amount)
     # One UPDATE is atomic by itself; inside a transaction a savepoint keeps a duplicate
     # receipt's IntegrityError from breaking it.
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+    with savepoint_if_nested():
         changed = open_payment.update(**changes)
     if changed:
         enqueue_on_commit(payment_tasks.fulfil_payment, payment_id=payment_id)

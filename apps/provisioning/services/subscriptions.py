@@ -17,7 +17,7 @@ from apps.ops.models import AdminEvent
 from apps.ops.services import admin_event_emit
 from apps.provisioning import routeros, selectors
 from apps.provisioning.models import Router, Subscription
-from apps.provisioning.radius import radius_rows_write
+from apps.provisioning.radius import radius_rows_create
 from apps.provisioning.results import ProvisionResult, RouterUserResult
 from tasks import provisioning as provisioning_tasks
 
@@ -47,7 +47,7 @@ def subscription_create_for_payment(*, payment, member) -> Subscription:
         starts_at=now,
         ends_at=now + payment.package.duration,
     )
-    radius_rows_write(subscription=subscription)
+    radius_rows_create(subscription=subscription)
     enqueue_on_commit(provisioning_tasks.provision_subscription, subscription_id=subscription.pk)
     log.info(
         "subscription.created id=%s username=%s payment=%s ends_at=%s",
@@ -86,14 +86,14 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
                 sub,
                 router=router and {"id": router.pk, "name": router.name, "ip_address": router.host},
             )
+            if router is not None:
+                Router.objects.filter(pk=router.pk).update(last_seen_at=now, last_error="")
     if not moved and sub.router is not None and _ended(sub.pk, now):
         # Expiry ran (or the end passed) while we were at the router: take back our add.
         with routeros.session(sub.router) as api:
             routeros.user_remove(api, name=sub.username)
         log.info("subscription.provision_undone id=%s: it ended meanwhile", sub.pk)
         return ProvisionResult.SKIPPED
-    if sub.router is not None:
-        Router.objects.filter(pk=sub.router.pk).update(last_seen_at=now, last_error="")
     log.info(
         "subscription.provisioned id=%s router=%s user=%s router_ms=%.1f",
         sub.pk,
