@@ -2,6 +2,7 @@
 write it, with the machine it ran on, to bench/results/<timestamp>.{md,json}."""
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -16,9 +17,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--batch", type=int, default=2000, help="Tasks per round.")
     parser.add_argument("--rounds", type=int, default=5, help="Rounds per task class.")
-    parser.add_argument("--ingest-rate", type=float, default=300, help="Callbacks/s offered.")
-    parser.add_argument("--e2e-rate", type=float, default=50, help="Purchases/s offered.")
-    parser.add_argument("--seconds", type=float, default=10, help="Length of each load run.")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[10, 25, 50, 75],
+        help="Purchases/s offered, comma-separated (default 10,25,50,75).",
+    )
+    parser.add_argument("--seconds", type=float, default=60, help="Length of each rate's run.")
+    parser.add_argument("--ingest-count", type=int, default=2000, help="Callbacks per target.")
     parser.add_argument("--ledger-rows", type=int, default=1_000_000, help="Rows to sweep.")
     parser.add_argument("--members", type=int, default=100_000, help="Wallets they go to.")
     parser.add_argument(
@@ -43,12 +49,13 @@ def main() -> None:
     django.setup()
     from bench import money
 
-    rows = []
+    rows, tables = [], ""
     if args.only in (None, "queue"):
         rows += _queue_overhead(args, workdir, server)
     server.stop()
     if args.only in (None, "stack"):
-        rows += _stack(args, workdir, database)
+        stack_rows, tables = _stack(args, workdir, database)
+        rows += stack_rows
     if args.only in (None, "money"):
         rows += money.run(args.ledger_rows, args.members)
     rows.append(
@@ -58,7 +65,7 @@ def main() -> None:
             "setup": "PostgreSQL when one answers (BENCH_DATABASE_URL), else SQLite",
         }
     )
-    report(rows)
+    report(rows, tables)
 
 
 def _queue_overhead(args, workdir: Path, server) -> list[dict]:
@@ -83,23 +90,70 @@ def _queue_overhead(args, workdir: Path, server) -> list[dict]:
         worker.stop()
 
 
-def _stack(args, workdir: Path, database: str) -> list[dict]:
-    """The payments and provisioning figures need the whole stack; it shares our database."""
-    from bench import payments, provisioning
+def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
+    """Purchases, ingest and provisioning against the whole stack, the floor beside it."""
+    if not database.startswith("postgres"):
+        print("The purchase and ingest figures need PostgreSQL (the floor reads it): skipped.")
+        return [], ""
+    import requests
+
+    from apps.ops.management.commands.up import supervisor_environment
+    from bench import payments, provisioning, purchases
+    from bench.floor.run import Floor
+    from devstack.processes import LocalRedis
     from devstack.stack import Stack
 
-    rows = []
     stack = Stack(workdir, DATABASE_URL=database, DJANGO_DEBUG="false", LOG_LEVEL="INFO")
-    with stack:
-        rows += payments.ingest(stack, args.ingest_rate, args.seconds, saturate=2000)
-        # Well within this machine's capacity, about at it, and the goal's rate.
-        for rate in (args.e2e_rate / 5, args.e2e_rate / 2, args.e2e_rate):
-            rows += payments.end_to_end(stack, stack.env["DARAJA_BASE_URL"], rate, args.seconds * 2)
+    shape = {**supervisor_environment(), **stack.env}  # the pools' sizes, as `make up` has them
+    floor_redis = LocalRedis(workdir / "floor-redis")
+    floor = Floor(
+        workdir / "floor",
+        database_url=bench_database(workdir, "conveyor_floor"),
+        redis_url=floor_redis.url,
+        daraja_url=stack.env["DARAJA_BASE_URL"],
+        router_host="127.0.0.1",
+        router_port=int(stack.env["ROUTER_SIM_PORT"]),
+        router_username=settings_value("ROUTER_SIM_USERNAME"),
+        router_password=settings_value("ROUTER_SIM_PASSWORD"),
+        web_workers=int(shape["WEB_CONCURRENCY"]),
+        payments_pool=int(shape["POOL_PAYMENTS"]),
+        provisioning_pool=int(shape["POOL_PROVISIONING"]),
+    )
+    with stack, floor_redis_running(floor_redis), floor:
+        # The simulator answers at once: no customer typing a PIN.
+        requests.post(
+            f"{stack.env['DARAJA_BASE_URL']}/simulator/config",
+            json={"callback_delay": 0.0, "outcomes": {"0": 1}},
+            timeout=5,
+        ).raise_for_status()
+        targets = [
+            purchases.Product(stack, "conveyor_bench"),
+            purchases.FloorTarget(floor, floor_redis, "conveyor_floor"),
+        ]
+        admin = database.rsplit("/", 1)[0] + "/postgres"
+        windows = purchases.compare(targets, args.rates, args.seconds, admin)
+        rows = purchases.goals(windows)
+        rows += payments.ingest(stack, floor, args.ingest_count)
         rows += provisioning.run(stack, count=300)
-    return rows
+    return rows, purchases.tables(windows)
 
 
-def bench_database(workdir: Path) -> str:
+@contextlib.contextmanager
+def floor_redis_running(server):
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def settings_value(name: str) -> str:
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def bench_database(workdir: Path, name: str = "conveyor_bench") -> str:
     """A fresh PostgreSQL database on BENCH_DATABASE_URL's server (default: this machine's),
     as production runs; SQLite in the work directory if no PostgreSQL answers."""
     import psycopg
@@ -107,15 +161,15 @@ def bench_database(workdir: Path) -> str:
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     try:
         with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("DROP DATABASE IF EXISTS conveyor_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE conveyor_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.Error as exc:
         print(f"PostgreSQL does not answer ({exc}); benchmarking on SQLite.")
         return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    return server.rsplit("/", 1)[0] + "/conveyor_bench"
+    return server.rsplit("/", 1)[0] + f"/{name}"
 
 
-def report(rows: list[dict]) -> None:
+def report(rows: list[dict], tables: str = "") -> None:
     import celery
 
     stamp = datetime.now().astimezone()
@@ -131,7 +185,7 @@ def report(rows: list[dict]) -> None:
         f"|{'-' * (width + 2)}|-------|-------|",
     ]
     lines += [f"| {r['measure'].ljust(width)} | {r['value']} | {r['setup']} |" for r in rows]
-    table = "\n".join(lines)
+    table = "\n".join(lines) + (f"\n\n{tables}" if tables else "")
     print(table)
     RESULTS.mkdir(exist_ok=True)
     name = f"{stamp:%Y%m%d-%H%M%S}"

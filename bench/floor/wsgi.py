@@ -1,0 +1,9 @@
+"""The floor's WSGI application, for gunicorn."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.floor.settings")
+
+application = get_wsgi_application()
