@@ -111,7 +111,9 @@ class LocalRedis:
 
 
 class WorkerProcess:
-    """`celery worker` in a subprocess (prefork pool), started once it consumes its queues."""
+    """`celery worker` in a subprocess (prefork pool), started once it consumes its queues.
+    ``app`` and ``control`` (the app that asks it whether it consumes) default to the
+    project's; ``args`` are more worker flags."""
 
     def __init__(
         self,
@@ -122,6 +124,9 @@ class WorkerProcess:
         concurrency: int = 1,
         include: str = "",
         env: dict | None = None,
+        app: str = "config",
+        args: tuple[str, ...] = (),
+        control=None,
     ):
         self.name = name
         self.queue_names = list(queue_names)
@@ -129,6 +134,7 @@ class WorkerProcess:
         self.include = include
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
+        self.app, self.args, self.control = app, list(args), control
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
@@ -137,7 +143,7 @@ class WorkerProcess:
             "-m",
             "celery",
             "-A",
-            "config",
+            self.app,
             "worker",
             "-Q",
             ",".join(self.queue_names),
@@ -155,6 +161,7 @@ class WorkerProcess:
             "INFO",
             "--without-mingle",
             "--without-gossip",
+            *self.args,
         ]
         if self.include:
             command += ["--include", self.include]
@@ -174,11 +181,14 @@ class WorkerProcess:
         return self
 
     def consuming(self) -> bool:
-        from config.celery import app
-
+        if self.control is None:
+            from config.celery import app as control
+        else:
+            control = self.control
         if self.process.poll() is not None:
             raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.log()}")
-        replies = app.control.inspect(destination=[self.name], timeout=0.5).active_queues() or {}
+        inspect = control.control.inspect(destination=[self.name], timeout=0.5)
+        replies = inspect.active_queues() or {}
         return {q["name"] for q in replies.get(self.name, [])} == set(self.queue_names)
 
     def log(self) -> str:
@@ -189,7 +199,8 @@ class WorkerProcess:
 
 
 class ServerProcess:
-    """A Python server module run as ``python -m <module> --port N ...``, up once it listens."""
+    """A Python server module run as ``python -m <module> --port N ...``, up once it listens;
+    ``argv`` replaces ``--port N ...`` for a server that is told its port otherwise."""
 
     def __init__(
         self,
@@ -198,10 +209,12 @@ class ServerProcess:
         *args: str,
         port: int | None = None,
         env: dict | None = None,
+        argv: list[str] | None = None,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-m", module, "--port", str(self.port), *args]
+        rest = argv if argv is not None else ["--port", str(self.port), *args]
+        self.command = [sys.executable, "-m", module, *rest]
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self.process: subprocess.Popen | None = None

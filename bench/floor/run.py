@@ -33,31 +33,16 @@ class FloorWeb(ServerProcess):
     """gunicorn serving the floor, with the web program's flags."""
 
     def __init__(self, log_path: Path, *, port: int, workers: int, env: dict):
-        super().__init__("gunicorn", log_path, port=port, env=env)
-        self.workers = workers
-        # ServerProcess runs `python -m <module> --port N`; gunicorn binds with --bind.
-        self.command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "bench.floor.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--access-logfile",
-            "-",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--timeout",
-            "30",
-            "--graceful-timeout",
-            "25",
-            "--control-socket",
-            str(log_path.with_name("floor-gunicorn.ctl")),
+        flags = [
+            *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "-"),
+            *("--worker-class", "gthread", "--threads", "4", "--timeout", "30"),
+            *("--graceful-timeout", "25"),
+            *("--control-socket", str(log_path.with_name("floor-gunicorn.ctl"))),
         ]
+        super().__init__(
+            "gunicorn", log_path, port=port, env=env, argv=["bench.floor.wsgi:application", *flags]
+        )
+        self.workers = workers
 
     def start(self) -> "FloorWeb":
         super().start()  # the master listens; its workers may still be booting
@@ -75,60 +60,22 @@ class FloorWeb(ServerProcess):
         return booted and answered
 
 
-class FloorWorker(WorkerProcess):
-    """A floor pool: `celery worker` with a worker program's flags, up once it consumes."""
-
-    def __init__(self, queue: str, log_path: Path, *, concurrency: int, env: dict, control):
-        super().__init__(
-            f"{queue}@{socket.gethostname()}",
-            [queue],
-            log_path,
-            concurrency=concurrency,
-            env=env,
-        )
-        self.control = control
-        self.command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "bench.floor.celery:app",
-            "worker",
-            "-Q",
-            queue,
-            "-n",
-            self.name,
-            f"--concurrency={concurrency}",
+def floor_worker(queue: str, log_path: Path, *, concurrency: int, env: dict, control):
+    """A floor pool: `celery worker` with a worker program's flags, asked through the floor's
+    broker whether it consumes."""
+    return WorkerProcess(
+        f"{queue}@{socket.gethostname()}",
+        [queue],
+        log_path,
+        concurrency=concurrency,
+        env=env,
+        app="bench.floor.celery:app",
+        args=(
             f"--max-tasks-per-child={MAX_TASKS_PER_CHILD}",
             f"--max-memory-per-child={MAX_MEMORY_KB}",
-            "-O",
-            "fair",
-            "--prefetch-multiplier=1",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=INFO",
-        ]
-
-    def start(self) -> "FloorWorker":
-        # WorkerProcess.start with this command: its own runs the product's app and flags.
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_for(self.consuming, timeout=60, interval=0.2, what=f"{self.name} to consume")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def consuming(self) -> bool:
-        # Asked through the floor's broker; WorkerProcess asks through the product's app.
-        if self.process.poll() is not None:
-            raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.log()}")
-        inspect = self.control.control.inspect(destination=[self.name], timeout=0.5)
-        replies = inspect.active_queues() or {}
-        return {q["name"] for q in replies.get(self.name, [])} == set(self.queue_names)
+        ),
+        control=control,
+    )
 
 
 class Floor:
@@ -174,14 +121,14 @@ class Floor:
         self.web = FloorWeb(
             logs / "floor-web.log", port=self.web_port, workers=web_workers, env=self.env
         )
-        self.payments = FloorWorker(
+        self.payments = floor_worker(
             broker.PAYMENTS,
             logs / "floor-payments.log",
             concurrency=payments_pool,
             env=self.env,
             control=self.control,
         )
-        self.provisioning = FloorWorker(
+        self.provisioning = floor_worker(
             broker.PROVISIONING,
             logs / "floor-provisioning.log",
             concurrency=provisioning_pool,
