@@ -5,7 +5,8 @@ CONN_HEALTH_CHECKS), against a private PostgreSQL server and real prefork worker
 - a restart: after `pg_ctl restart -m fast` under a running worker, every task runs once, at
   its first attempt (the health check at its first query reconnects), nothing lands in
   FailedTask, the worker is not restarted, and reuse resumes;
-- bounded: a connection older than CONN_MAX_AGE is closed and replaced at the next task.
+- bounded: a connection older than CONN_MAX_AGE is closed and replaced at the next task;
+- a task that fails leaves no connection behind (it may have been cut off mid-query).
 
 Sessions are counted by the server itself (pg_stat_database.sessions, PostgreSQL 14+) and,
 per task, by the backend that wrote the probe's row.
@@ -263,3 +264,23 @@ def test_a_connection_older_than_conn_max_age_is_replaced_at_the_next_task(
             what="the expired session to end",
         )
         assert sessions_since(conn, before, 2) <= 2 + MAIN_PROCESS
+
+
+def test_a_task_that_fails_does_not_hand_its_connection_to_the_next(
+    postgres, start_worker, redis_client, key
+):
+    # One child: the next task runs where the failed one ran.
+    start_worker(concurrency=1, max_age=60)
+    with postgres.connect(DATABASE) as conn:
+        failed_before = failed_tasks(conn)
+        db_probes.touch_then_fail.delay(key, 0)
+        wait_for(
+            lambda: failed_tasks(conn) > failed_before,
+            timeout=60,
+            what="the failing probe to be recorded as failed",
+        )
+        [failed] = runs(conn, key, [0])
+        [after] = run_all(conn, redis_client, key, [1])
+        assert backends([after]) != backends([failed]), (
+            "the task after a failed one ran on the failed task's connection"
+        )

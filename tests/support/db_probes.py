@@ -34,3 +34,10 @@ def touch(self, key: str, n: int) -> None:
             " WHERE pid = pg_backend_pid()",
             [key, n, self.request.retries + 1],
         )
+
+
+@app.task(bind=True)
+def touch_then_fail(self, key: str, n: int) -> None:
+    """Writes its row, then fails for good (a ValueError is not transient)."""
+    touch.run(key, n)
+    raise ValueError(f"probe {key}/{n} fails after writing")
