@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, F
 
 from apps.common.db import first_match
 from apps.provisioning.models import Router, Subscription
@@ -18,8 +18,11 @@ def subscriptions_summary(*, since, until) -> dict[str, int]:
 
 
 def subscription_get(*, subscription_id: int) -> Subscription | None:
-    """The subscription with its router, package, member and payment, or None if it is gone."""
-    rows = Subscription.objects.select_related("router", "package", "member", "payment")
+    """The subscription with its router and package, and its payment's ``payment_reference``
+    (one column, not the whole payment: building models is most of such a read), or None if
+    it is gone."""
+    rows = Subscription.objects.select_related("router", "package")
+    rows = rows.annotate(payment_reference=F("payment__reference"))
     return first_match(rows.filter(pk=subscription_id))
 
 

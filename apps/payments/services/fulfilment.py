@@ -26,7 +26,7 @@ def payment_fulfil(*, payment_id) -> bool:
     with transaction.atomic():
         payment = (
             Payment.objects.select_for_update(of=("self",))
-            .select_related("package", "router")
+            .select_related("package")
             .filter(pk=payment_id)
             .first()
         )

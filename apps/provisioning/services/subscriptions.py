@@ -35,13 +35,18 @@ def subscription_create_for_payment(*, payment, member) -> Subscription:
     if existing:
         return existing
     now = timezone.now()
+    # The hotspot it was bought on; a payment made without one (none was active, or by an
+    # older API) goes to the only active router, or to RADIUS alone. By id: the router row
+    # itself (its password decrypted) is the provisioning task's to read.
+    router_id = payment.router_id
+    if router_id is None:
+        sole = selectors.router_sole_active()
+        router_id = sole and sole.pk
     subscription = Subscription.objects.create(
         payment=payment,
         member=member,
         package=payment.package,
-        # The hotspot it was bought on; a payment made without one (none was active, or by
-        # an older API) goes to the only active router, or to RADIUS alone.
-        router=payment.router or selectors.router_sole_active(),
+        router_id=router_id,
         username=payment.reference.lower(),
         password="".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(8)),
         starts_at=now,
@@ -115,7 +120,7 @@ def _router_user_upsert(sub: Subscription) -> RouterUserResult:
             profile=profile,
             limit_uptime=routeros.duration(int(sub.package.duration.total_seconds())),
             limit_bytes_total=sub.package.data_cap_bytes or 0,
-            comment=f"conveyor:{sub.payment.reference}",
+            comment=f"conveyor:{sub.payment_reference}",
         )
     return outcome
 
