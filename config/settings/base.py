@@ -123,6 +123,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Celery's own line per task received and per task succeeded say again what
+        # task.finish says (tasks/base.py), and cost a purchase six lines; its failures and
+        # retries are still logged, at WARNING and above.
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 
