@@ -25,6 +25,13 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=60, help="Length of each rate's run.")
     parser.add_argument("--ingest-count", type=int, default=2000, help="Callbacks per target.")
+    parser.add_argument(
+        "--shape",
+        type=lambda text: dict(item.split("=", 1) for item in text.split(",")),
+        default={},
+        help="Process counts for the product and the floor alike, e.g. "
+        "WEB_CONCURRENCY=3,POOL_PAYMENTS=2 (default: as `make up` has them).",
+    )
     parser.add_argument("--ledger-rows", type=int, default=1_000_000, help="Rows to sweep.")
     parser.add_argument("--members", type=int, default=100_000, help="Wallets they go to.")
     parser.add_argument(
@@ -103,7 +110,9 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
     from devstack.processes import LocalRedis
     from devstack.stack import Stack
 
-    stack = Stack(workdir, DATABASE_URL=database, DJANGO_DEBUG="false", LOG_LEVEL="INFO")
+    stack = Stack(
+        workdir, DATABASE_URL=database, DJANGO_DEBUG="false", LOG_LEVEL="INFO", **args.shape
+    )
     shape = {**supervisor_environment(), **stack.env}  # the pools' sizes, as `make up` has them
     floor_redis = LocalRedis(workdir / "floor-redis")
     floor = Floor(
