@@ -22,6 +22,7 @@ from apps.common import redis_client
 log = logging.getLogger("conveyor.ops.beat")
 
 LOCK_KEY = "beat:leader"
+HELD, TAKEN = 1, 2
 # Hold or take the lock: 1 held and refreshed, 2 taken now, 0 someone else holds it.
 LEAD = """
 local owner = redis.call('get', KEYS[1])
@@ -47,7 +48,18 @@ class LeaderScheduler(DatabaseScheduler):
             return self._standby_interval()
         return min(super().tick(*args, **kwargs), self._standby_interval())
 
-    def _lead(self) -> bool:
+    def apply_entry(self, entry, producer=None):
+        """Sends only if this beat still held the lock a moment ago: a tick slower than the
+        lock's TTL (a loaded host) may have let another beat take over since the tick began,
+        and both would send this run. Lost and taken again, this beat's view of the last runs
+        may be stale, so it sends nothing until the next tick has read them again."""
+        if self._lead() == HELD:
+            super().apply_entry(entry, producer=producer)
+        else:
+            self._dirty.discard(entry.name)  # not sent: its last run is not this beat's to save
+
+    def _lead(self) -> int:
+        """HELD, TAKEN (now, the last runs read again) or 0 (another beat leads)."""
         ttl_ms = int(settings.BEAT_LOCK_TTL * 1000)
         try:
             answer = redis_client.client().eval(LEAD, 1, LOCK_KEY, self.token, ttl_ms)
@@ -55,7 +67,7 @@ class LeaderScheduler(DatabaseScheduler):
             answer = 0
             if self.leading:
                 log.warning("beat.lock_unreachable token=%s error=%s", self.token, exc)
-        if answer == 2:
+        if answer == TAKEN:
             log.info("beat.leading token=%s", self.token)
             # Every schedule's last run as the last leader left it, not as read at start.
             self._schedule = self.all_as_schedule()
@@ -63,7 +75,7 @@ class LeaderScheduler(DatabaseScheduler):
         elif not answer and self.leading:
             log.warning("beat.standby token=%s (another beat holds %s)", self.token, LOCK_KEY)
         self.leading = bool(answer)
-        return self.leading
+        return answer
 
     def _standby_interval(self) -> float:
         """Ticks come at least this often, so the lock is refreshed well within its TTL."""

@@ -73,3 +73,31 @@ def test_two_beats_send_each_schedule_once_and_a_standby_takes_over(
     gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
     # One beat sending: a run a second. Two sending would put runs a few milliseconds apart.
     assert min(gaps) > 0.5, gaps
+
+
+def test_a_beat_that_lost_the_lock_during_a_tick_does_not_send(
+    redis_client, empty_queues, every_second, settings
+):
+    """The lock is asked again right before each send: another beat may have taken it while
+    a slow tick ran (the lock's TTL passed), and the two would send the same run."""
+    from apps.ops.beat import LOCK_KEY, LeaderScheduler
+    from config.celery import app
+
+    settings.BEAT_LOCK_TTL = 30
+    scheduler = LeaderScheduler(app=app)
+    try:
+        assert scheduler.tick() is not None and scheduler.leading
+        entry = scheduler.schedule[every_second.name]
+        queue = "payments"  # where tests.support.probes.record routes
+        before = redis_client.llen(queue)
+        redis_client.set(LOCK_KEY, "another beat", px=30_000)  # it took over meanwhile
+        scheduler.apply_entry(entry, producer=scheduler.producer)
+        assert redis_client.llen(queue) == before, "a beat without the lock sent a run"
+        assert not scheduler.leading
+
+        redis_client.set(LOCK_KEY, scheduler.token, px=30_000)  # held again, as at a tick
+        scheduler.apply_entry(entry, producer=scheduler.producer)
+        assert redis_client.llen(queue) == before + 1
+    finally:
+        redis_client.delete(LOCK_KEY)
+        scheduler.close()
