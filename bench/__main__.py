@@ -143,7 +143,15 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
         windows = purchases.compare(targets, args.rates, args.seconds, admin)
         rows = purchases.goals(windows)
         rows += payments.ingest(stack, floor, args.ingest_count)
-        rows += provisioning.run(stack, count=300)
+        rows += provisioning.run(stack, count=300, pool=int(shape["POOL_PROVISIONING"]))
+        rows.append(
+            {
+                "measure": "process shape (Conveyor and floor alike)",
+                "value": f"web {shape['WEB_CONCURRENCY']} x 4 threads, payments "
+                f"{shape['POOL_PAYMENTS']}, provisioning {shape['POOL_PROVISIONING']}",
+                "setup": "gunicorn workers and prefork pool sizes; --shape changes them",
+            }
+        )
     return rows, purchases.tables(windows)
 
 

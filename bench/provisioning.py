@@ -1,7 +1,8 @@
 """Provisioning throughput: subscriptions put on a router per second by the provisioning pool
-(the queue table's 3 processes) against the RouterOS simulator at its default latency (5 ms
-per reply), and the share of each job spent in RouterOS round trips (from the pool's log:
-router_ms of subscription.provisioned against duration_ms of task.finish)."""
+(the queue table's size unless --shape says otherwise) against the RouterOS simulator at its
+default latency (5 ms per reply), and the share of each job spent in RouterOS round trips
+(from the pool's log: router_ms of subscription.provisioned against duration_ms of
+task.finish)."""
 
 import re
 import time
@@ -19,7 +20,7 @@ from devstack.processes import wait_for
 TASK = "tasks.provisioning.provision_subscription"
 
 
-def run(stack, count: int) -> list[dict]:
+def run(stack, count: int, pool: int) -> list[dict]:
     # Whatever earlier benchmarks left to provision goes first, or it would be counted here.
     wait_for(
         lambda: not Subscription.objects.filter(status="pending").exists(),
@@ -59,8 +60,8 @@ def run(stack, count: int) -> list[dict]:
         {
             "measure": "provisioning: subscriptions put on the router per second",
             "value": round(count / elapsed, 1),
-            "setup": f"{count} subscriptions, provisioning pool of 3, the RouterOS simulator at "
-            "5 ms per reply",
+            "setup": f"{count} subscriptions, provisioning pool of {pool}, the RouterOS "
+            "simulator at 5 ms per reply",
         },
         {
             "measure": "provisioning: share of a job spent in RouterOS round trips",
