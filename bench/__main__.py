@@ -4,6 +4,7 @@ write it, with the machine it ran on, to bench/results/<timestamp>.{md,json}."""
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -54,6 +55,9 @@ def main() -> None:
     import django
 
     django.setup()
+    # This process builds rows with the services (provisioning's batch): their INFO lines
+    # would bury the table. The stack and the workers keep the shipped level.
+    logging.getLogger("conveyor").setLevel(logging.WARNING)
     from bench import money
 
     rows, tables = [], ""
