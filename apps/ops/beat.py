@@ -69,9 +69,14 @@ class LeaderScheduler(DatabaseScheduler):
                 log.warning("beat.lock_unreachable token=%s error=%s", self.token, exc)
         if answer == TAKEN:
             log.info("beat.leading token=%s", self.token)
-            # Every schedule's last run as the last leader left it, not as read at start.
+            # Every schedule's last run as the last leader left it, not as read at start, and
+            # the heap rebuilt from it the way DatabaseScheduler rebuilds it for a changed
+            # schedule. (Dropping the heap instead left that rebuild's flag set for the next
+            # tick, which rebuilt it again from entries whose last run was not yet advanced,
+            # and sent a due schedule twice.)
             self._schedule = self.all_as_schedule()
-            self._heap = None
+            self._heap = []
+            self._heap_invalidated = True
         elif not answer and self.leading:
             log.warning("beat.standby token=%s (another beat holds %s)", self.token, LOCK_KEY)
         self.leading = bool(answer)

@@ -4,6 +4,7 @@ runs on a real worker, and a second beat does not make it fire twice (the leader
 import itertools
 import json
 import signal
+from datetime import timedelta
 
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -97,6 +98,33 @@ def test_a_beat_that_lost_the_lock_during_a_tick_does_not_send(
 
         redis_client.set(LOCK_KEY, scheduler.token, px=30_000)  # held again, as at a tick
         scheduler.apply_entry(entry, producer=scheduler.producer)
+        assert redis_client.llen(queue) == before + 1
+    finally:
+        redis_client.delete(LOCK_KEY)
+        scheduler.close()
+
+
+def test_taking_the_lead_as_the_schedule_changes_sends_a_due_run_once(
+    redis_client, empty_queues, every_second, settings
+):
+    """A beat that takes the lock while the schedules change (a row saved in admin) sends a
+    due run once, at its first tick, and not again at the next."""
+    from django_celery_beat.models import PeriodicTasks
+
+    from apps.ops.beat import LOCK_KEY, LeaderScheduler
+    from config.celery import app
+
+    settings.BEAT_LOCK_TTL = 30
+    every_second.last_run_at = every_second.date_changed - timedelta(minutes=1)  # due
+    every_second.save()
+    queue = "payments"
+    redis_client.delete(LOCK_KEY)
+    scheduler = LeaderScheduler(app=app)
+    try:
+        PeriodicTasks.update_changed()  # an edit after the beat read the schedules
+        before = redis_client.llen(queue)
+        scheduler.tick()  # takes the lock and sends the due run
+        scheduler.tick()  # due again only in a second
         assert redis_client.llen(queue) == before + 1
     finally:
         redis_client.delete(LOCK_KEY)
