@@ -8,10 +8,12 @@ come from the database's timestamps: purchase to FULFILLED, purchase to on the r
 """
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import redis
@@ -65,7 +67,7 @@ class Window:
         )
 
 
-class Target:
+class Target(Protocol):
     """What the harness needs of a system under test."""
 
     name: str
@@ -83,8 +85,6 @@ class Target:
 
 def shared_kinds() -> list[Kind]:
     """PostgreSQL serves both targets (each its own database); the load is this process."""
-    import os
-
     kinds = [Kind("load generator", (os.getpid(),), product=False, alone=True)]
     if (pid := postmaster_pid()) is not None:
         kinds.append(Kind("PostgreSQL", (pid,), product=True))
@@ -156,7 +156,7 @@ def summary_line(w: Window) -> str:
 PID = re.compile(r"\bpid (\d+)")
 
 
-class Product(Target):
+class Product:
     name = "Conveyor"
     purchase_path = "/api/purchases/"
 
@@ -231,7 +231,7 @@ class Product(Target):
 # --- the floor (bench/floor) ---------------------------------------------------------------
 
 
-class FloorTarget(Target):
+class FloorTarget:
     name = "floor"
 
     def __init__(self, floor, redis_server, database: str):

@@ -12,6 +12,7 @@ from config.celery import app
 from devstack.processes import ServerProcess
 from tests.support.factories import MemberFactory, PackageFactory
 from tests.support.routers import RouterSim
+from tests.support.stripe_sim import StripeSim
 from tests.support.workers import ProbeWorker
 
 # Tests using these start real processes (workers, simulators, FreeRADIUS, a live server, the
@@ -72,6 +73,14 @@ def staff_client(client, db):
     """A test client logged in as a superuser."""
     client.force_login(MemberFactory(is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture(scope="module")
+def stripe_sim(tmp_path_factory) -> StripeSim:
+    """The Stripe simulator over HTTP, with the test settings' key and webhook secret."""
+    sim = StripeSim(tmp_path_factory.mktemp("stripe") / "stripe.log").start()
+    yield sim
+    sim.stop()
 
 
 @pytest.fixture(scope="module")

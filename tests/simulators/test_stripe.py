@@ -3,24 +3,9 @@ Basic with the key as the user name (curl -u), and refuses any other."""
 
 import pytest
 import requests
+from django.conf import settings
 
-from devstack.processes import ServerProcess
-
-KEY = "sk_test_simulator"
-
-
-@pytest.fixture(scope="module")
-def stripe_sim(tmp_path_factory):
-    sim = ServerProcess(
-        "simulators.stripe",
-        tmp_path_factory.mktemp("stripe") / "stripe.log",
-        "--secret-key",
-        KEY,
-        "--webhook-secret",
-        "whsec_simulator",
-    ).start()
-    yield sim
-    sim.stop()
+KEY = settings.STRIPE_SECRET_KEY  # the key the suite's simulator knows (tests/conftest.py)
 
 
 @pytest.mark.slow

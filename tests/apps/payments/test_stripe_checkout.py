@@ -13,45 +13,11 @@ from django.conf import settings
 from apps.ops.models import AdminEvent
 from apps.payments.models import CheckoutSession, Payment, StripeEvent, Suspense
 from apps.provisioning.models import RadCheck, Subscription
-from devstack.processes import ServerProcess, free_port, wait_for
+from devstack.processes import free_port, wait_for
 from tests.support.factories import RouterFactory
+from tests.support.stripe_sim import StripeSim
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-class StripeSim(ServerProcess):
-    def knobs(self, **changes) -> dict:
-        response = requests.post(f"{self.url}/simulator/config", json=changes, timeout=5)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def state(self) -> dict:
-        return requests.get(f"{self.url}/simulator/state", timeout=5).json()
-
-    def deliveries(self, count: int) -> list[dict]:
-        """The first ``count`` webhook deliveries, once they have all been answered."""
-        return wait_for(
-            lambda: len(d := self.state()["deliveries"]) >= count and d,
-            timeout=30,
-            what=f"{count} deliveries",
-        )
-
-    def client(self) -> stripe.StripeClient:
-        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses={"api": self.url})
-
-
-@pytest.fixture(scope="module")
-def stripe_sim(tmp_path_factory):
-    sim = StripeSim(
-        "simulators.stripe",
-        tmp_path_factory.mktemp("stripe") / "stripe.log",
-        "--secret-key",
-        settings.STRIPE_SECRET_KEY,
-        "--webhook-secret",
-        settings.STRIPE_WEBHOOK_SECRET,
-    ).start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
