@@ -36,9 +36,25 @@ def main() -> None:
     parser.add_argument("--ledger-rows", type=int, default=1_000_000, help="Rows to sweep.")
     parser.add_argument("--members", type=int, default=100_000, help="Wallets they go to.")
     parser.add_argument(
-        "--only", choices=["queue", "stack", "money"], help="Run one part (default: all)."
+        "--notify-members", type=int, default=20_000, help="Members a broadcast goes to."
+    )
+    parser.add_argument(
+        "--notify-sms-share", type=float, default=0.05, help="Share of them who chose SMS."
+    )
+    parser.add_argument(
+        "--notify-rate", default="50/1", help="SMS_RATE (COUNT/SECONDS) of the bucket test."
+    )
+    parser.add_argument(
+        "--notify-count", type=int, default=500, help="SMS notices of the bucket test."
+    )
+    parser.add_argument(
+        "--only",
+        choices=["queue", "notify", "stack", "money"],
+        help="Run one part (default: all).",
     )
     args = parser.parse_args()
+    if args.notify_count > args.notify_members:
+        parser.error("--notify-count is at most --notify-members")
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     from devstack.processes import LocalRedis
@@ -63,6 +79,8 @@ def main() -> None:
     rows, tables = [], ""
     if args.only in (None, "queue"):
         rows += _queue_overhead(args, workdir, server)
+    if args.only in (None, "notify"):
+        rows += _notifications(args, workdir)
     server.stop()
     if args.only in (None, "stack"):
         stack_rows, tables = _stack(args, workdir, database)
@@ -99,6 +117,19 @@ def _queue_overhead(args, workdir: Path, server) -> list[dict]:
         return queue_overhead.run(worker, client, args.batch, args.rounds)
     finally:
         worker.stop()
+
+
+def _notifications(args, workdir: Path) -> list[dict]:
+    from bench import notifications
+
+    return notifications.run(
+        database=bench_database(workdir, "conveyor_bench_notify"),
+        workdir=workdir,
+        members=args.notify_members,
+        sms_share=args.notify_sms_share,
+        rate=args.notify_rate,
+        count=args.notify_count,
+    )
 
 
 def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:

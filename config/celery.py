@@ -46,13 +46,14 @@ def keep_or_drop_connections(task=None, state=None, **_: object) -> None:
     fixup would close it around every task, a new PostgreSQL backend for each; CELERY_DB_REUSE_MAX
     in the settings turns that off.) A task that did not succeed may have been interrupted
     inside a query (a soft time limit is raised wherever the task is), leaving a connection
-    mid-conversation that still looks usable: it is closed. An eager task runs inside its
-    caller's transaction and is left alone."""
+    mid-conversation that still looks usable: it is closed; a released task (IGNORED) ended
+    between queries and keeps it. An eager task runs inside its caller's transaction and is
+    left alone."""
     if task is None or getattr(task.request, "is_eager", False):
         return
     from django.db import close_old_connections, connections
 
-    if state is not None and state != "SUCCESS":
+    if state is not None and state not in ("SUCCESS", "IGNORED"):
         for conn in connections.all(initialized_only=True):
             conn.close()
     else:

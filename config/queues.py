@@ -90,6 +90,28 @@ QUEUES: tuple[QueuePolicy, ...] = (
         alert_depth=200,
         alert_wait=5 * MINUTE,
     ),
+    QueuePolicy(
+        name="notifications",
+        work="SMS and in-app notices",
+        pool=2,
+        soft_limit=50,
+        hard_limit=60,
+        attempts=5,
+        backoff=(10, 30, 60, 120, 300),
+        alert_depth=500,
+        alert_wait=2 * MINUTE,
+    ),
+    QueuePolicy(
+        name="emails",
+        work="mail",
+        pool=1,
+        soft_limit=50,
+        hard_limit=60,
+        attempts=3,
+        backoff=(30, 120, 600),
+        alert_depth=500,
+        alert_wait=10 * MINUTE,
+    ),
 )
 
 BY_NAME: dict[str, QueuePolicy] = {q.name: q for q in QUEUES}

@@ -16,6 +16,7 @@ SCHEDULES = {
     "commissions: disburse": ("tasks.commissions.disburse_commissions", "0 * * * *"),
     "maturation: mature balances": ("tasks.maturation.mature_balances", "30 * * * *"),
     "engagement: assign daily tasks": ("tasks.default.assign_daily_activities", "5 0 * * *"),
+    "notifications: reconcile": ("tasks.notifications.reconcile_notifications", 60),
     "ops: monitor queues": ("tasks.default.monitor_queues", 60),
     "ops: prune history": ("tasks.default.prune_history", "15 3 * * *"),
     "ops: drain failed-task spool": ("tasks.default.drain_failed_task_spool", 60),

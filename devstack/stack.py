@@ -30,6 +30,7 @@ class Stack:
             REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
             DARAJA_BASE_URL=f"http://127.0.0.1:{free_port()}",
             STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",
+            AFRICASTALKING_BASE_URL=f"http://127.0.0.1:{free_port()}",
             ROUTER_SIM_PORT=str(free_port()),
             WEB_PORT=str(free_port()),
             FLOWER_PORT=str(free_port()),

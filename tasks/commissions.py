@@ -4,12 +4,14 @@ from config.celery import app
 
 
 @app.task(bind=True)
-def disburse_commissions(self) -> int:
+def disburse_commissions(self, run: str = "") -> int:
     """Beat, hourly: credit PENDING commissions to withdrawable balances, set-based, in
-    chunks; past its time budget it continues in a new task. Safe to rerun, and to run
-    twice at once: each row is taken by one chunk, under a lock the other run skips."""
+    chunks; past its time budget it continues in a new task of the same run, and the run's
+    digests follow it. Safe to rerun, and to run twice at once: each row is taken by one
+    chunk, under a lock the other run skips, and tallied in the same statement."""
     from apps.commissions.services import commissions_disburse
 
-    result = commissions_disburse(budget_seconds=self.budget())
-    self.continue_with(None if result.finished else {})
-    return result.rows
+    # Beat starts a run with no arguments; its continuations carry its id.
+    remaining, rows = commissions_disburse(run=run or self.request.id, budget_seconds=self.budget())
+    self.continue_with(remaining)
+    return rows

@@ -44,10 +44,13 @@ def monitor_queues() -> list[str]:
 
 @app.task
 def prune_history() -> int:
-    """Beat, daily: forget failed tasks and admin events older than HISTORY_KEEP_DAYS."""
+    """Beat, daily: forget failed tasks, admin events and sweep digests' tallies older than
+    HISTORY_KEEP_DAYS. Safe to rerun: a second run finds nothing that old."""
     from apps.ops.services import history_prune
+    from apps.wallets.services import sweep_credits_prune
 
-    return history_prune()
+    # Two domains: apps.ops may not import wallets, so this task composes them.
+    return history_prune() + sweep_credits_prune()
 
 
 @app.task

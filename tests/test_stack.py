@@ -19,6 +19,7 @@ from tests.support.web import http
 PROGRAMS = {
     "redis",
     "daraja-sim",
+    "africastalking-sim",
     "routeros-sim",
     "web",
     "beat",

@@ -2,14 +2,16 @@
 
 from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.selectors import member_upline
-from apps.commissions.models import CommissionLedger
+from apps.commissions.models import CommissionLedger, CommissionRate
 from apps.commissions.selectors import commission_rates_active
 from apps.common.money import CENT
-from apps.wallets.ledger_sweep import LedgerSweep, LedgerSweepResult, ledger_sweep_run
+from apps.notifications.services import broadcast_start
+from apps.wallets.ledger_sweep import LedgerSweep
+from apps.wallets.services import sweep_advance
 
 DISBURSEMENT = LedgerSweep(
     name="commissions.disburse",
@@ -23,12 +25,10 @@ DISBURSEMENT = LedgerSweep(
 )
 
 
-def commissions_disburse(*, budget_seconds: float) -> LedgerSweepResult:
+def commissions_disburse(*, run: str, budget_seconds: float) -> tuple[dict | None, int]:
     """PENDING commissions become PROCESSED, credited to withdrawable balances, in chunks
-    for at most about ``budget_seconds`` (not finished: rows are left)."""
-    return ledger_sweep_run(
-        DISBURSEMENT, chunk_rows=settings.SWEEP_CHUNK_ROWS, budget_seconds=budget_seconds
-    )
+    for at most about ``budget_seconds``: as apps.wallets.services.sweep_advance."""
+    return sweep_advance(DISBURSEMENT, run=run, budget_seconds=budget_seconds)
 
 
 def commission_amount(base: Decimal, rate: Decimal) -> Decimal:
@@ -66,3 +66,26 @@ def commissions_record(
                 )
             )
     return CommissionLedger.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def commission_rate_save(*, rate: CommissionRate) -> bool:
+    """Save a rate staff edited; when its percentage changed, every active member is told
+    (a broadcast, written in chunks on the notifications queue). True if they are told."""
+    with transaction.atomic():
+        before = CommissionRate.objects.select_for_update().filter(pk=rate.pk).first()
+        rate.full_clean()
+        rate.save()
+        old = before.rate if before is not None else None
+        if old == rate.rate or not rate.is_active:
+            return False
+        old_text = "0" if old is None else _percent(old)
+        broadcast_start(
+            kind="commission_rate_changed",
+            context={"level": rate.level, "old_rate": old_text, "new_rate": _percent(rate.rate)},
+            title=f"Level {rate.level} rate: {old_text}% to {_percent(rate.rate)}%",
+        )
+    return True
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{rate * 100:.2f}".rstrip("0").rstrip(".")

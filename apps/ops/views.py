@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.common.errors import ApplicationError
-from apps.ops import broker, prometheus, selectors
+from apps.ops import broker, panels, prometheus, selectors
 from apps.ops.services import (
     ADMIN_CHANNEL,
     failed_task_forget,
@@ -77,6 +77,7 @@ def data(request):
             "failed": selectors.failed_rows(tag),
             "events": selectors.event_rows(tag),
             "schedules": selectors.schedule_rows(),
+            "panels": panels.panel_rows(),
         }
     )
 

@@ -18,10 +18,10 @@ def subscriptions_summary(*, since, until) -> dict[str, int]:
 
 
 def subscription_get(*, subscription_id: int) -> Subscription | None:
-    """The subscription with its router and package, and its payment's ``payment_reference``
-    (one column, not the whole payment: building models is most of such a read), or None if
-    it is gone."""
-    rows = Subscription.objects.select_related("router", "package")
+    """The subscription with its router, package and member (the buyer, who is texted), and
+    its payment's ``payment_reference`` (one column, not the whole payment: building models is
+    most of such a read), or None if it is gone."""
+    rows = Subscription.objects.select_related("router", "package", "member")
     rows = rows.annotate(payment_reference=F("payment__reference"))
     return first_match(rows.filter(pk=subscription_id))
 

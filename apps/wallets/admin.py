@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.wallets.models import Earning, Wallet
+from apps.wallets.models import Earning, SweepCredit, Wallet
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,6 +29,16 @@ class EarningAdmin(ReadOnlyAdmin):
     list_display = ("id", "member", "amount", "source_kind", "source_id", "status", "matures_at")
     list_filter = ("status", "source_kind")
     search_fields = ("member__phone", "source_id")
+    list_select_related = ("member",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False
+
+
+@admin.register(SweepCredit)
+class SweepCreditAdmin(ReadOnlyAdmin):
+    list_display = ("id", "sweep", "run", "member", "rows", "total", "created_at", "notified_at")
+    list_filter = ("sweep",)
+    search_fields = ("run", "member__phone")
     list_select_related = ("member",)
     raw_id_fields = ("member",)
     show_full_result_count = False

@@ -70,3 +70,58 @@ class Earning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} to {self.member_id} ({self.source_kind} {self.source_id})"
+
+
+class SweepChunk(models.Model):
+    """What one chunk of a sweep run credited, per member: ``credits`` is a list of [member
+    id, rows, total]. Written in the chunk's own statement (SQLite: transaction), so a digest
+    says exactly what was credited; one row per chunk, not per member, keeps the sweep fast.
+    The run's digest folds it into SweepCredit rows and deletes it."""
+
+    sweep = models.CharField(max_length=32, help_text="The sweep's name (LedgerSweep.name).")
+    run = models.CharField(max_length=64, help_text="The run: the id of the task that began it.")
+    created_at = models.DateTimeField()
+    credits = models.JSONField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sweep", "run"], name="sweep_chunk_run")]
+
+    def __str__(self) -> str:
+        return f"{self.sweep} {self.run}: chunk {self.pk}"
+
+
+class SweepCredit(models.Model):
+    """What one sweep run credited one member (its SweepChunk rows folded together), told to
+    the member in one digest once the run finishes: one notice per member per run.
+
+    A row is frozen once told: the one-open-row constraint covers only rows not yet told, so
+    what the run credits after its digest went out (a rerun of its last task) opens a new
+    row and a digest of its own, instead of vanishing into a row already told."""
+
+    sweep = models.CharField(max_length=32, help_text="The sweep's name (LedgerSweep.name).")
+    run = models.CharField(max_length=64, help_text="The run: the id of the task that began it.")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sweep_credits"
+    )
+    rows = models.PositiveIntegerField(help_text="Ledger rows credited.")
+    total = models.DecimalField(**MONEY, help_text="KES.")
+    created_at = models.DateTimeField(help_text="When the run first credited them.")
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sweep", "run", "member"],
+                condition=Q(notified_at__isnull=True),
+                name="sweep_credit_open",
+            ),
+        ]
+        indexes = [
+            # The daily prune of old rows.
+            models.Index(fields=["created_at"], name="sweep_credit_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sweep} {self.run}: {self.total} to {self.member_id}"

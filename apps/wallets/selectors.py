@@ -1,9 +1,11 @@
 """Reads of the wallets domain."""
 
-from django.db.models import Count, Sum
+from datetime import datetime
+
+from django.db.models import Count, Q, Sum
 
 from apps.common.money import cents
-from apps.wallets.models import Earning, Wallet
+from apps.wallets.models import Earning, SweepChunk, SweepCredit, Wallet
 
 
 def wallet_get(*, member_id: int) -> Wallet:
@@ -22,3 +24,14 @@ def earnings_summary(*, since, until) -> dict:
         n=Count("pk"), total=Sum("amount")
     )
     return {"matured": done["n"], "matured_total": cents(done["total"])}
+
+
+def sweep_runs_untold(*, sweep: str, run: str, before: datetime) -> list[str]:
+    """Runs of ``sweep`` that credited what no digest told yet: ``run`` itself, and any
+    other that did so before ``before``."""
+    which = Q(sweep=sweep) & (Q(run=run) | Q(created_at__lt=before))
+    chunks = SweepChunk.objects.filter(which).values_list("run", flat=True)
+    credits = SweepCredit.objects.filter(which, notified_at__isnull=True)
+    runs = set(chunks.order_by().distinct())
+    runs |= set(credits.values_list("run", flat=True).order_by().distinct())
+    return sorted(runs)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.accounts",
     "apps.ops",
+    "apps.notifications",
     "apps.payments",
     "apps.provisioning",
     "apps.wallets",
@@ -136,6 +137,7 @@ LOGGING = {
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import REDIS_URL  # noqa: E402
 from config.settings.money import *  # noqa: E402, F403
+from config.settings.notifications import *  # noqa: E402, F403
 from config.settings.ops import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
 from config.settings.provisioning import *  # noqa: E402, F403

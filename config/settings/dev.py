@@ -19,6 +19,13 @@ DARAJA_CALLBACK_BASE_URL = env("DARAJA_CALLBACK_BASE_URL", default=f"http://{WEB
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:8110")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_dev")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_dev")
+# The Africa's Talking simulator (simulators/africastalking.py), which `make up` starts when
+# nothing answers at AFRICASTALKING_BASE_URL; it posts delivery reports to this stack's
+# /hooks/sms/<SMS_DELIVERY_TOKEN>/.
+AFRICASTALKING_BASE_URL = env("AFRICASTALKING_BASE_URL", default="http://127.0.0.1:8120")
+AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", default="dev-at-key")
+AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", default="sandbox")
+SMS_DELIVERY_TOKEN = env("SMS_DELIVERY_TOKEN", default="dev-sms-hooks")
 # Development buys from this machine: no per-address limit for it.
 PURCHASE_RATE_EXEMPT_IPS = env.list("PURCHASE_RATE_EXEMPT_IPS", default=["127.0.0.1"])
 

@@ -33,9 +33,19 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_test_conveyo
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_conveyor")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:9")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_ENCRYPTION_KEY])
+# SMS: written to files by default; the tests that need the gateway set SMS_BACKEND, start
+# simulators/africastalking.py and point AFRICASTALKING_BASE_URL at it.
+SMS_BACKEND = env("SMS_BACKEND", default="apps.notifications.sms.FileBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(VAR_DIR / "test-sms"))
+AFRICASTALKING_BASE_URL = env("AFRICASTALKING_BASE_URL", default="http://127.0.0.1:9")
+AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", default="test-at-key")
+SMS_DELIVERY_TOKEN = env("SMS_DELIVERY_TOKEN", default="test-sms-hooks")
+# No pacing in tests unless a test sets it (the pacing tests do).
+SMS_RATE = env("SMS_RATE", default="1000/1")
+EMAIL_RATE = env("EMAIL_RATE", default="1000/1")
 
 # Worker subprocesses mail alerts into files the tests read (pytest's own process uses
 # Django's in-memory outbox).
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "test-mail")
 ADMINS = [("Operator", "ops@example.com")]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from apps.notifications.models import Broadcast
 from apps.ops.models import AdminEvent, FailedTask
 from config import queues
 from devstack.processes import wait_for
@@ -59,6 +60,7 @@ def test_staff_watch_retry_and_edit_from_the_browser(
     staff.set_password(PASSWORD)
     staff.save()
     call_command("setup_schedules", stdout=StringIO())
+    Broadcast.objects.create(kind="commission_rate_changed", title="Level 1 rate", total=8, done=2)
     worker = ProbeWorker(tmp_path, queue_names=["payments", "default"]).start()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -69,6 +71,10 @@ def test_staff_watch_retry_and_edit_from_the_browser(
         page.wait_for_url("**/admin/ops/")
         for name in queues.NAMES:
             page.wait_for_selector(f'#queues tr[data-queue="{name}"]')
+        # The panels other apps add: notices per channel, broadcasts with their progress.
+        page.wait_for_selector('#panel-notifications td:has-text("SMS")')
+        bar = page.wait_for_selector("#panel-broadcasts progress")
+        assert bar.get_attribute("value") == "25"
 
         # An event sent from a worker reaches the live feed through the event stream alone:
         # the page's data refresh is cut off meanwhile, and the event must show well within

@@ -12,6 +12,7 @@ import time
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
+from apps.common.bucket import Pace
 from apps.common.errors import TransientError
 from config.celery import app
 
@@ -86,3 +87,23 @@ def sleepy(self, key: str, n: int, seconds: float) -> None:
     """Runs ``seconds``, then appends ``n`` to ``key``: a task in flight for that long."""
     time.sleep(seconds)
     _redis().rpush(key, n)
+
+
+@app.task(bind=True)
+def paced(self, key: str, rate: str, burst: int = 1) -> None:
+    """Counts its runs in ``key:runs``, paces on bucket ``key``, and once let through appends
+    the Redis time it was let through, its id, its retries and its releases to ``key``."""
+    r = _redis()
+    r.incr(f"{key}:runs")
+    grant = self.pace(key, Pace.parse(rate, burst=burst))
+    r.rpush(
+        key,
+        json.dumps(
+            {
+                "at": grant.now,
+                "id": self.request.id,
+                "retries": self.request.retries,
+                "releases": (self.request.headers or {}).get("releases", 0),
+            }
+        ),
+    )

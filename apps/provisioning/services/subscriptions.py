@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.queue import enqueue_on_commit
+from apps.notifications.services import notify
 from apps.ops.models import AdminEvent
 from apps.ops.services import admin_event_emit
 from apps.provisioning import routeros, selectors
@@ -93,6 +94,7 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
             )
             if router is not None:
                 Router.objects.filter(pk=router.pk).update(last_seen_at=now, last_error="")
+            _tell_buyer(sub, "wifi_credentials")
     if not moved and sub.router is not None and _ended(sub.pk, now):
         # Expiry ran (or the end passed) while we were at the router: take back our add.
         with routeros.session(sub.router) as api:
@@ -107,6 +109,24 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
         router_ms,
     )
     return ProvisionResult.PROVISIONED
+
+
+def _tell_buyer(sub: Subscription, kind: str) -> None:
+    """An SMS to the buyer, once per subscription and kind (a second provisioning after a
+    failure sends the credentials; a rerun sends nothing new)."""
+    notify(
+        member=sub.member,
+        kind=kind,
+        context={
+            "operator": settings.OPERATOR_NAME,
+            "package": sub.package.name,
+            "username": sub.username,
+            "password": sub.password,
+            "valid_until": timezone.localtime(sub.ends_at).strftime("%d %b %Y %H:%M"),
+            "reference": sub.payment_reference,
+        },
+        key=f"subscription:{sub.pk}:{kind}",
+    )
 
 
 def _router_user_upsert(sub: Subscription) -> RouterUserResult:
@@ -145,6 +165,7 @@ def subscription_provisioning_failed(*, subscription_id: int, error: str) -> boo
         if not moved:
             return False
         _event(AdminEvent.Type.PROVISIONING_FAILED, sub, router_id=sub.router_id, error=error)
+        _tell_buyer(sub, "provisioning_delayed")
         if sub.router_id:
             Router.objects.filter(pk=sub.router_id).update(last_error=error[:2000])
     return True

@@ -40,6 +40,7 @@ QUEUE_OF = {
     "commissions: disburse": "commissions",
     "maturation: mature balances": "maturation",
     "engagement: assign daily tasks": "default",
+    "notifications: reconcile": "notifications",
     "ops: monitor queues": "default",
     "ops: prune history": "default",
     "ops: drain failed-task spool": "default",

@@ -64,6 +64,7 @@ class Command(BaseCommand):
         redis_note = self._redis(environ)
         daraja_note = self._daraja(environ)
         stripe_note = self._stripe(environ)
+        sms_note = self._sms(environ)
         router_note = self._router(environ)
         environ["FLOWER_BASIC_AUTH"], flower_note = _flower_credentials()
 
@@ -87,6 +88,7 @@ class Command(BaseCommand):
             f"  redis    {redis_note}\n"
             f"  daraja   {daraja_note}\n"
             f"  stripe   {stripe_note}\n"
+            f"  sms      {sms_note}\n"
             f"  router   {router_note}\n"
             f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             f" {settings.DATABASES['default']['NAME']}\n"
@@ -140,6 +142,30 @@ class Command(BaseCommand):
         )
         _optional("stripe-sim", True)
         return f"{url} (the Stripe simulator; pay a session at its checkout_url)"
+
+    def _sms(self, environ: dict) -> str:
+        """Africa's Talking itself, or the simulator when SMS go through it and
+        AFRICASTALKING_BASE_URL is a free local address; it POSTs delivery reports to this
+        stack's /hooks/sms/<SMS_DELIVERY_TOKEN>/."""
+        url, token = settings.AFRICASTALKING_BASE_URL, settings.SMS_DELIVERY_TOKEN
+        if not settings.SMS_BACKEND.endswith("AfricasTalkingBackend"):
+            _optional("africastalking-sim", False)
+            return settings.SMS_BACKEND
+        if (urlsplit(url).hostname or "") not in LOOPBACK or _listening(url):
+            _optional("africastalking-sim", False)
+            return url
+        host, port = _local_address(url, 80, "AFRICASTALKING_BASE_URL")
+        web = f"http://{environ['WEB_HOST']}:{environ['WEB_PORT']}"
+        environ.update(
+            AT_SIM_HOST=host,
+            AT_SIM_PORT=str(port),
+            # No token, no hook (it answers 404): then no reports at all.
+            AT_SIM_DLR_URL=f"{web}/hooks/sms/{token}/" if token else "",
+            AFRICASTALKING_API_KEY=settings.AFRICASTALKING_API_KEY,
+            AFRICASTALKING_USERNAME=settings.AFRICASTALKING_USERNAME,
+        )
+        _optional("africastalking-sim", True)
+        return f"{url} (the Africa's Talking simulator; sent: GET {url}/simulator/messages)"
 
     def _router(self, environ: dict) -> str:
         """The RouterOS simulator, in development (ROUTER_SIM_PORT), when its port is free."""

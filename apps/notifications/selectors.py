@@ -1,0 +1,75 @@
+"""Reads of notifications: a member's inbox, counts for the operations page."""
+
+from datetime import timedelta
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
+from apps.ops import panels
+
+# Statuses the operations page counts, per channel: what went out, what did not, what waits.
+SENT = (Status.SENT, Status.DELIVERED)
+WAITING = (Status.PENDING, Status.SENDING)
+
+
+def inbox(*, member_id: int) -> QuerySet[Notification]:
+    """A member's in-app notices, newest first."""
+    return Notification.objects.filter(member_id=member_id, channel=Channel.IN_APP).order_by("-pk")
+
+
+def unread_count(*, member_id: int) -> int:
+    return inbox(member_id=member_id).filter(read_at__isnull=True).count()
+
+
+def counts_since(*, since) -> dict[str, dict[str, int]]:
+    """Notices written since ``since``, per channel: sent, failed, unknown, pending."""
+    rows = (
+        Notification.objects.filter(created_at__gte=since)
+        .values_list("channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = {c: {"sent": 0, "failed": 0, "unknown": 0, "pending": 0} for c in Channel.values}
+    for channel, status, n in rows:
+        bucket = (
+            "sent"
+            if status in SENT
+            else "pending"
+            if status in WAITING
+            else "failed"
+            if status == Status.FAILED
+            else "unknown"
+        )
+        counts[channel][bucket] += n
+    return counts
+
+
+def broadcasts_recent(*, limit: int = 5) -> list[Broadcast]:
+    return list(Broadcast.objects.order_by("-pk")[:limit])
+
+
+def _last_hour_panel() -> dict:
+    counts = counts_since(since=timezone.now() - timedelta(hours=1))
+    return {
+        "columns": ["channel", "sent", "failed", "unknown", "pending"],
+        "rows": [[Channel(c).label, *counts[c].values()] for c in counts],
+    }
+
+
+def _broadcasts_panel() -> dict:
+    return {
+        "columns": ["broadcast", "state", "done", "of", "%"],
+        "rows": [[b.title, b.state, b.done, b.total, b.percent] for b in broadcasts_recent()],
+        "progress_column": 4,
+    }
+
+
+def register_ops_panels() -> None:
+    panels.register("notifications", "Notifications, last hour", _last_hour_panel)
+    panels.register("broadcasts", "Broadcasts", _broadcasts_panel)
+
+
+def preference_of(*, member_id: int) -> Preference:
+    """The member's choice, or the default (in-app only) when they made none."""
+    return Preference.objects.filter(member_id=member_id).first() or Preference(member_id=member_id)

@@ -1,0 +1,47 @@
+"""The notifications queue: SMS and in-app notices. Pool and policy: config/queues.py (5
+attempts, backoff 10, 30, 60, 120, 300 s). SMS are paced by a bucket all workers share: a
+task that finds it empty is released for later, which spends no attempt."""
+
+from config.celery import app
+
+
+def _delivery_failed(task, exc, args, kwargs) -> None:
+    from apps.notifications.services import notification_delivery_failed
+
+    notification_delivery_failed(
+        notification_id=int(kwargs["notification_id"]), error=f"{type(exc).__name__}: {exc}"
+    )
+
+
+@app.task(bind=True, final_failure=_delivery_failed)
+def deliver_sms(self, notification_id: str) -> str:
+    """After a notice's row commits: send the SMS. Safe to rerun: the row is claimed before the
+    gateway is called, and a run that finds it claimed does not send again."""
+    from apps.notifications.services import notification_deliver, sms_pace
+
+    self.pace(*sms_pace())
+    return notification_deliver(notification_id=int(notification_id))
+
+
+@app.task
+def reconcile_notifications() -> dict:
+    """Beat, every minute: send again deliveries whose message was lost, settle runs that
+    died, resume stalled broadcasts. Safe to rerun: each row is claimed by a conditional update,
+    and a delivery sent twice is sent once (the row's claim)."""
+    from apps.notifications.services import notifications_reconcile
+
+    return notifications_reconcile()
+
+
+@app.task(bind=True)
+def advance_broadcast(self, broadcast_id: str) -> int:
+    """After staff start a broadcast (a commission rate changed): write the next chunks of its
+    notices; past its time budget it continues in a new task. Safe to rerun: each member's
+    notice has a key, and the cursor moves in the same transaction as the chunk."""
+    from apps.notifications.services import broadcast_advance
+
+    remaining, written = broadcast_advance(
+        broadcast_id=int(broadcast_id), budget_seconds=self.budget()
+    )
+    self.continue_with(remaining)
+    return written

@@ -1,0 +1,74 @@
+"""The minute reconciler: a delivery whose message was lost is sent again, once per sweep
+however many sweeps overlap; a run that died after claiming is settled as unknown, never sent
+again; a broadcast that stopped advancing is resumed."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.notifications.models import Broadcast, Notification, Status
+from apps.notifications.services import notifications_reconcile, notify
+from tests.support.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+CONTEXT = {"operator": "Op", "package": "1 hour", "reference": "R"}
+
+
+def sms(age: timedelta, **fields) -> Notification:
+    (row,) = notify(member=MemberFactory(), kind="provisioning_delayed", context=CONTEXT)
+    Notification.objects.filter(pk=row.pk).update(created_at=timezone.now() - age, **fields)
+    row.refresh_from_db()
+    return row
+
+
+def test_a_lost_delivery_is_sent_again_once(queued, settings, django_capture_on_commit_callbacks):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    lost = sms(timedelta(minutes=11))
+    sms(timedelta(minutes=5))  # still within its retries' time: left alone
+    queued_before = queued()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_reconcile()["nudged"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_reconcile()["nudged"] == 0  # nudged just now
+
+    sent = [q for q in queued() if q not in queued_before]
+    assert sent == [
+        ("notifications", "tasks.notifications.deliver_sms", {"notification_id": str(lost.pk)})
+    ]
+
+
+def test_a_run_that_died_after_claiming_is_settled_unknown(settings):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    old = timezone.now() - timedelta(minutes=11)
+    stuck = sms(timedelta(minutes=11), status=Status.SENDING, claimed_at=old)
+    busy = sms(timedelta(minutes=1), status=Status.SENDING, claimed_at=timezone.now())
+
+    assert notifications_reconcile()["unknown"] == 1
+    stuck.refresh_from_db()
+    busy.refresh_from_db()
+    assert (stuck.status, busy.status) == (Status.UNKNOWN, Status.SENDING)
+    assert "may have been sent" in stuck.error
+
+
+def test_a_stalled_broadcast_is_resumed(queued, settings, django_capture_on_commit_callbacks):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    stalled = Broadcast.objects.create(kind="commission_rate_changed", title="t", total=5)
+    Broadcast.objects.filter(pk=stalled.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=11)
+    )
+    Broadcast.objects.create(kind="commission_rate_changed", title="fresh", total=5)
+    Broadcast.objects.create(
+        kind="commission_rate_changed", title="done", state=Broadcast.State.FINISHED
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_reconcile()["broadcasts"] == 1
+    assert queued() == [
+        (
+            "notifications",
+            "tasks.notifications.advance_broadcast",
+            {"broadcast_id": str(stalled.pk)},
+        )
+    ]
