@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+UNPACED_SMS_RATE = "1000/1"
 
 
 def main() -> None:
@@ -145,8 +146,15 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
     from devstack.processes import LocalRedis
     from devstack.stack import Stack
 
+    # SMS_RATE far above any offered rate: the buyers' SMS are paced (one bucket take each)
+    # but never held back, as an operator sets it for the gateway's throughput; at the
+    # default 10/s a window at 25/s would end with most of its SMS still waiting.
     stack = Stack(
-        workdir, DATABASE_URL=database, DJANGO_DEBUG="false", LOG_LEVEL="INFO", **args.shape
+        workdir,
+        DATABASE_URL=database,
+        DJANGO_DEBUG="false",
+        LOG_LEVEL="INFO",
+        **{"SMS_RATE": UNPACED_SMS_RATE, **args.shape},
     )
     shape = {**supervisor_environment(), **stack.env}  # the pools' sizes, as `make up` has them
     floor_redis = LocalRedis(workdir / "floor-redis")
@@ -159,9 +167,12 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
         router_port=int(stack.env["ROUTER_SIM_PORT"]),
         router_username=settings_value("ROUTER_SIM_USERNAME"),
         router_password=settings_value("ROUTER_SIM_PASSWORD"),
+        sms_api_key=settings_value("AFRICASTALKING_API_KEY"),
+        sms_username=settings_value("AFRICASTALKING_USERNAME"),
         web_workers=int(shape["WEB_CONCURRENCY"]),
         payments_pool=int(shape["POOL_PAYMENTS"]),
         provisioning_pool=int(shape["POOL_PROVISIONING"]),
+        notifications_pool=int(shape["POOL_NOTIFICATIONS"]),
     )
     with stack, floor_redis_running(floor_redis), floor:
         # The simulator answers at once: no customer typing a PIN.
@@ -172,7 +183,7 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
         ).raise_for_status()
         targets = [
             purchases.Product(stack, "conveyor_bench"),
-            purchases.FloorTarget(floor, floor_redis, "conveyor_floor"),
+            purchases.FloorTarget(floor, floor_redis, "conveyor_floor", stack),
         ]
         admin = database.rsplit("/", 1)[0] + "/postgres"
         windows = purchases.compare(targets, args.rates, args.seconds, admin)
@@ -183,8 +194,10 @@ def _stack(args, workdir: Path, database: str) -> tuple[list[dict], str]:
             {
                 "measure": "process shape (Conveyor and floor alike)",
                 "value": f"web {shape['WEB_CONCURRENCY']} x 4 threads, payments "
-                f"{shape['POOL_PAYMENTS']}, provisioning {shape['POOL_PROVISIONING']}",
-                "setup": "gunicorn workers and prefork pool sizes; --shape changes them",
+                f"{shape['POOL_PAYMENTS']}, provisioning {shape['POOL_PROVISIONING']}, "
+                f"notifications {shape['POOL_NOTIFICATIONS']}",
+                "setup": "gunicorn workers and prefork pool sizes; --shape changes them (and "
+                f"SMS_RATE, {shape['SMS_RATE']} here: the product's SMS bucket)",
             }
         )
     return rows, purchases.tables(windows)

@@ -1,13 +1,16 @@
 """Ingest: Daraja success callbacks for waiting payments, as fast as the web tier answers
 them (closed loop), against the whole stack (devstack.stack.Stack) and against the floor's
 callback view (bench/floor). Each accepted callback marks a payment PAID and enqueues its
-processing, which the pools do meanwhile."""
+processing, which the pools do meanwhile; the next part starts once every one of them is on
+the router and its SMS reported delivered."""
 
 import functools
 import json
 
 from apps.common.stats import percentile
+from apps.notifications.models import Channel, Notification, Status
 from apps.payments.models import Package, Payment, StkRequest
+from apps.provisioning.models import Subscription
 from bench import http_load
 from devstack.processes import wait_for
 
@@ -63,7 +66,14 @@ def _floor_waiting(floor, count: int) -> list[tuple[str, bytes]]:
 
 
 def _drained() -> bool:
-    return not Payment.objects.filter(status=Payment.Status.PAID).exists()
+    """Nothing paid left to process, to provision, or to text (its report still to come)."""
+    return not (
+        Payment.objects.filter(status=Payment.Status.PAID).exists()
+        or Subscription.objects.filter(status=Subscription.Status.PENDING).exists()
+        or Notification.objects.filter(
+            channel=Channel.SMS, status__in=(Status.PENDING, Status.SENDING, Status.SENT)
+        ).exists()
+    )
 
 
 def ingest(stack, floor, count: int, clients: int = 32) -> list[dict]:
@@ -73,7 +83,7 @@ def ingest(stack, floor, count: int, clients: int = 32) -> list[dict]:
     since = floor.last_id()
 
     def floor_drained() -> bool:
-        return floor.provisioned(since) >= count
+        return floor.done(since)["sms delivered"] >= count
 
     for name, port, offered, drained in (
         ("Conveyor", stack.web_port, _waiting_payments(count, "A"), _drained),

@@ -1,10 +1,12 @@
 """Purchases at steady offered rates, the product and its floor measured alternately in one run.
 
 For each rate, each target gets the same window: purchases sent open loop (answers do not
-slow the sender) for ``seconds``, then waited for until every accepted one is on the router.
+slow the sender) for ``seconds``, then waited for until every accepted one is on the router
+and the gateway has reported its buyer's SMS delivered (the last of a purchase's work).
 Over the window (sending and draining) each kind of process's CPU is read from /proc, with the
-Redis commands and PostgreSQL transactions of the target's own server and database. Latencies
-come from the database's timestamps: purchase to FULFILLED, purchase to on the router.
+Redis commands and PostgreSQL transactions of the target's own server and database, and the
+SMS the target's own gateway (simulator) took. Latencies come from the database's timestamps:
+purchase to FULFILLED, to on the router, to the SMS sent.
 """
 
 import json
@@ -17,6 +19,7 @@ from typing import Protocol
 
 import psycopg
 import redis
+import requests
 
 from apps.common.stats import percentile
 from bench import http_load
@@ -39,12 +42,18 @@ class Window:
     accept_ms: list[float]
     fulfilled_ms: list[float]
     router_ms: list[float]
+    sms_ms: list[float]
+    sms_at_gateway: int
     cpu_ms: dict[str, float]
     product_kinds: set[str]
     redis_commands: int
     pg_transactions: int
     pg_sessions: int
     settled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sms_delivered(self) -> int:
+        return self.settled.get("sms delivered", 0)
 
     def per_purchase(self, total: float) -> float:
         return total / self.accepted if self.accepted else float("nan")
@@ -57,11 +66,13 @@ class Window:
 
     @property
     def sustained(self) -> bool:
-        """Every purchase settled once, p99 to FULFILLED under 1 s, on the router under 1.5 s."""
+        """Every purchase settled once (its SMS taken by the gateway once and delivered), p99 to
+        FULFILLED under 1 s, on the router under 1.5 s."""
         return (
             self.accepted == self.offered
             and len(self.fulfilled_ms) == self.accepted
             and len(self.router_ms) == self.accepted
+            and self.sms_at_gateway == self.sms_delivered == self.accepted
             and percentile(self.fulfilled_ms, 99) < GOAL_P99_MS
             and percentile(self.router_ms, 99) < GOAL_ROUTER_P99_MS
         )
@@ -74,13 +85,21 @@ class Target(Protocol):
     web_port: int
     purchase_path: str
     database: str
+    sms_gateway: str  # the URL of the target's own Africa's Talking simulator
 
     def kinds(self) -> list[Kind]: ...
     def redis(self) -> redis.Redis: ...
     def start_run(self, run: int) -> object: ...
     def body(self, run: int, i: int) -> bytes: ...
     def settled(self, marker, accepted: int) -> bool: ...
-    def results(self, marker) -> tuple[dict, list[float], list[float]]: ...
+    def results(self, marker) -> tuple[dict, list[float], list[float], list[float]]: ...
+
+
+def gateway_messages(url: str) -> int:
+    """How many messages an Africa's Talking simulator has taken since it started."""
+    answer = requests.get(f"{url}/simulator/state", timeout=5)
+    answer.raise_for_status()
+    return int(answer.json()["counts"]["messages"])
 
 
 def shared_kinds() -> list[Kind]:
@@ -95,23 +114,25 @@ def measure(target: Target, rate: float, seconds: float, run: int, pg) -> Window
     meter = CpuMeter(target.kinds() + shared_kinds())
     client = target.redis()
     count = max(1, int(rate * seconds))
-    requests = [(target.purchase_path, target.body(run, i)) for i in range(count)]
+    purchases = [(target.purchase_path, target.body(run, i)) for i in range(count)]
     marker = target.start_run(run)
     redis_before, pg_before = redis_commands(client), pg_counts(pg, target.database)
+    sms_before = gateway_messages(target.sms_gateway)
     cpu_before = meter.snapshot()
-    results, _ = http_load.open_loop("127.0.0.1", target.web_port, requests, rate)
+    results, _ = http_load.open_loop("127.0.0.1", target.web_port, purchases, rate)
     accepted = [r for r in results if r.status in (200, 202)]
     wait_for(
         lambda: target.settled(marker, len(accepted)),
         timeout=900,
         interval=0.5,
-        what=f"{target.name}'s purchases at {rate}/s to be on the router",
+        what=f"{target.name}'s purchases at {rate}/s to be on the router, their SMS delivered",
     )
     cpu_after = meter.snapshot()
+    sms_after = gateway_messages(target.sms_gateway)
     redis_after = redis_commands(client)
     time.sleep(PG_STATS_SETTLE)  # not synchronisation: PostgreSQL's statistics lag
     pg_after = pg_counts(pg, target.database)
-    settled, fulfilled_ms, router_ms = target.results(marker)
+    settled, fulfilled_ms, router_ms, sms_ms = target.results(marker)
     return Window(
         target=target.name,
         rate=rate,
@@ -120,6 +141,8 @@ def measure(target: Target, rate: float, seconds: float, run: int, pg) -> Window
         accept_ms=[r.ms for r in accepted],
         fulfilled_ms=fulfilled_ms,
         router_ms=router_ms,
+        sms_ms=sms_ms,
+        sms_at_gateway=sms_after - sms_before,
         cpu_ms=meter.ms(cpu_before, cpu_after),
         product_kinds={k.name for k in meter.kinds if k.product},
         redis_commands=sum(redis_after.values()) - sum(redis_before.values()),
@@ -154,6 +177,25 @@ def summary_line(w: Window) -> str:
 # --- the product, as `make up` runs it ----------------------------------------------------
 
 PID = re.compile(r"\bpid (\d+)")
+# A purchase's work runs in these programs; the window would not see all of it without them.
+PURCHASE_PROGRAMS = (
+    "web",
+    "worker-payments",
+    "worker-provisioning",
+    "worker-notifications",
+    "daraja-sim",
+    "routeros-sim",
+    "africastalking-sim",
+)
+
+
+def stack_pids(stack) -> dict[str, int]:
+    """Program (without its group) -> PID, of the stack's running programs."""
+    pids = {}
+    for line in stack.supervisorctl("status").stdout.splitlines():
+        if found := PID.search(line):
+            pids[line.split()[0].split(":")[-1]] = int(found.group(1))
+    return pids
 
 
 class Product:
@@ -164,28 +206,34 @@ class Product:
         self.stack = stack
         self.web_port = stack.web_port
         self.database = database
+        self.sms_gateway = stack.env["AFRICASTALKING_BASE_URL"]
+        missing = set(PURCHASE_PROGRAMS) - set(stack_pids(stack))
+        if missing:
+            raise RuntimeError(f"the stack does not run {', '.join(sorted(missing))}")
 
     def kinds(self) -> list[Kind]:
-        pids = {}
-        for line in self.stack.supervisorctl("status").stdout.splitlines():
-            if found := PID.search(line):
-                pids[line.split()[0]] = int(found.group(1))
+        pids = stack_pids(self.stack)
 
         def of(*programs: str) -> tuple[int, ...]:
-            return tuple(pid for name, pid in pids.items() if name.split(":")[-1] in programs)
+            return tuple(pid for name, pid in pids.items() if name in programs)
 
-        pools = [name.split(":")[-1] for name in pids if "worker-" in name]
-        others = [p for p in pools if p not in ("worker-payments", "worker-provisioning")]
+        pools = ("worker-payments", "worker-provisioning", "worker-notifications")
+        others = [p for p in pids if p.startswith("worker-") and p not in pools]
         supervisord = int((Path(self.stack.var) / "run" / "supervisord.pid").read_text())
         return [
             Kind("web", of("web"), product=True),
             Kind("payments pool", of("worker-payments"), product=True),
             Kind("provisioning pool", of("worker-provisioning"), product=True),
+            Kind("notifications pool", of("worker-notifications"), product=True),
             Kind("other pools", of(*others), product=True),
             Kind("beat + Flower", of("beat", "flower"), product=True),
             Kind("Redis", of("redis"), product=True),
             Kind("supervisord", (supervisord,), product=True, alone=True),
-            Kind("simulators", of("daraja-sim", "routeros-sim", "stripe-sim"), product=False),
+            Kind(
+                "simulators",
+                of("daraja-sim", "routeros-sim", "africastalking-sim", "stripe-sim"),
+                product=False,
+            ),
         ]
 
     def redis(self) -> redis.Redis:
@@ -198,16 +246,21 @@ class Product:
         return json.dumps({"phone": f"2547{run:02d}{i:06d}", "package": "1h"}).encode()
 
     def settled(self, prefix: str, accepted: int) -> bool:
+        from apps.notifications.models import Status
         from apps.provisioning.models import Subscription
 
         done = Subscription.objects.filter(
             payment__phone__startswith=prefix, status=Subscription.Status.PROVISIONED
         )
-        return done.count() >= accepted
+        # The SMS only once every purchase is on the router: one count a poll till then.
+        return done.count() >= accepted and (
+            _credentials(prefix).filter(status=Status.DELIVERED).count() >= accepted
+        )
 
-    def results(self, prefix: str) -> tuple[dict, list[float], list[float]]:
+    def results(self, prefix: str) -> tuple[dict, list[float], list[float], list[float]]:
         from django.db.models import Count
 
+        from apps.notifications.models import Status
         from apps.payments.models import Payment
         from apps.provisioning.models import Subscription
 
@@ -215,6 +268,9 @@ class Product:
         states = dict(payments.values_list("status").annotate(n=Count("id")).order_by())
         subscriptions = Subscription.objects.filter(payment__phone__startswith=prefix)
         states["subscriptions"] = subscriptions.count()
+        sms = _credentials(prefix)
+        states["sms sent"] = sms.exclude(sent_at=None).count()
+        states["sms delivered"] = sms.filter(status=Status.DELIVERED).count()
         fulfilled = [
             (done - made).total_seconds() * 1000
             for made, done in payments.values_list("created_at", "fulfilled_at")
@@ -225,7 +281,23 @@ class Product:
             for made, done in subscriptions.values_list("payment__created_at", "provisioned_at")
             if done
         ]
-        return states, fulfilled, on_router
+        # A buyer's phone is unique within a run: the SMS to +<phone> is that purchase's.
+        made_at = {f"+{phone}": made for phone, made in payments.values_list("phone", "created_at")}
+        sms_sent = [
+            (sent - made_at[address]).total_seconds() * 1000
+            for address, sent in sms.values_list("address", "sent_at")
+            if sent and address in made_at
+        ]
+        return states, fulfilled, on_router, sms_sent
+
+
+def _credentials(prefix: str):
+    """The WiFi-credentials SMS to the buyers whose phones begin with ``prefix``."""
+    from apps.notifications.models import Channel, Notification
+
+    return Notification.objects.filter(
+        kind="wifi_credentials", channel=Channel.SMS, address__startswith=f"+{prefix}"
+    )
 
 
 # --- the floor (bench/floor) ---------------------------------------------------------------
@@ -234,20 +306,26 @@ class Product:
 class FloorTarget:
     name = "floor"
 
-    def __init__(self, floor, redis_server, database: str):
+    def __init__(self, floor, redis_server, database: str, stack):
         self.floor = floor
         self.redis_server = redis_server
         self.web_port = floor.web_port
         self.purchase_path = floor.purchase_path
         self.database = database
+        self.sms_gateway = floor.sms_gateway.url
+        self.stack = stack  # whose Daraja and RouterOS simulators the floor uses too
 
     def kinds(self) -> list[Kind]:
         pids = self.floor.processes()
+        shared = stack_pids(self.stack)
+        simulators = (pids["floor SMS simulator"], shared["daraja-sim"], shared["routeros-sim"])
         return [
             Kind("web", (pids["floor web"],), product=True),
             Kind("payments pool", (pids["floor payments pool"],), product=True),
             Kind("provisioning pool", (pids["floor provisioning pool"],), product=True),
+            Kind("notifications pool", (pids["floor notifications pool"],), product=True),
             Kind("Redis", (self.redis_server.process.pid,), product=True),
+            Kind("simulators", simulators, product=False),
         ]
 
     def redis(self) -> redis.Redis:
@@ -260,11 +338,13 @@ class FloorTarget:
         return json.dumps({"phone": f"2547{run:02d}{i:06d}", "package": "1h"}).encode()
 
     def settled(self, since_id: int, accepted: int) -> bool:
-        return self.floor.provisioned(since_id) >= accepted
+        done = self.floor.done(since_id)
+        return done["provisioned"] >= accepted and done["sms delivered"] >= accepted
 
-    def results(self, since_id: int) -> tuple[dict, list[float], list[float]]:
-        fulfilled, on_router = self.floor.timings(since_id)
-        return self.floor.settled(since_id), fulfilled, on_router
+    def results(self, since_id: int) -> tuple[dict, list[float], list[float], list[float]]:
+        fulfilled, on_router, sms_sent = self.floor.timings(since_id)
+        states = {**self.floor.settled(since_id), **self.floor.done(since_id)}
+        return states, fulfilled, on_router, sms_sent
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -275,19 +355,23 @@ def _pcts(values: list[float]) -> str:
 
 
 def tables(windows: list[Window]) -> str:
-    """The rates table (latencies, CPU, counts, ratio) and CPU per purchase by process kind."""
+    """The rates table (latencies, SMS, CPU, counts, ratio) and CPU per purchase by process
+    kind. "SMS per purchase" is what the target's gateway took over the window and what it
+    reported delivered, each per accepted purchase: 1.00 / 1.00 is every buyer texted once."""
     floor = {w.rate: w for w in windows if w.target == "floor"}
     lines = [
         "| rate /s | target | accepted | FULFILLED p50/p95/p99 ms | on router p50/p95/p99 ms "
+        "| SMS sent p50/p95/p99 ms | SMS per purchase: at gateway / delivered "
         "| own CPU ms/purchase | x floor | Redis cmds/purchase | PG xacts/purchase | sustained |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for w in windows:
         base = floor.get(w.rate)
         ratio = f"{w.product_cpu / base.product_cpu:.2f}" if base and w is not base else ""
+        sms = f"{w.per_purchase(w.sms_at_gateway):.2f} / {w.per_purchase(w.sms_delivered):.2f}"
         lines.append(
             f"| {w.rate:g} | {w.target} | {w.accepted}/{w.offered} | {_pcts(w.fulfilled_ms)} "
-            f"| {_pcts(w.router_ms)} | {w.product_cpu:.1f} | {ratio} "
+            f"| {_pcts(w.router_ms)} | {_pcts(w.sms_ms)} | {sms} | {w.product_cpu:.1f} | {ratio} "
             f"| {w.per_purchase(w.redis_commands):.1f} | {w.per_purchase(w.pg_transactions):.1f} "
             f"| {'yes' if w.sustained else 'no'} |"
         )
@@ -296,7 +380,9 @@ def tables(windows: list[Window]) -> str:
         "",
         "CPU ms per purchase by process kind (* not the product's own: listed apart)",
         "",
-        "| rate /s | target | " + " | ".join(k + ("" if _own(windows, k) else " *") for k in kinds),
+        "| rate /s | target | "
+        + " | ".join(k + ("" if _own(windows, k) else " *") for k in kinds)
+        + " |",
         "|---|---|" + "---|" * len(kinds),
     ]
     for w in windows:
@@ -322,9 +408,21 @@ def goals(windows: list[Window], product: str = "Conveyor", cores: int = 2) -> l
             "measure": "purchases: saturation starts at (offered /s)",
             "value": f"{min(saturated):g}" if saturated else f"above {max(w.rate for w in ours):g}",
             "setup": "the lowest rate at which p99 to FULFILLED >= 1 s, on the router >= 1.5 s, "
-            "or a purchase was refused or lost",
+            "or a purchase (or its SMS) was refused, lost or doubled",
         }
     ]
+    for name in (product, "floor"):
+        mine = [w for w in windows if w.target == name]
+        accepted = sum(w.accepted for w in mine)
+        taken, delivered = (sum(w.sms_at_gateway for w in mine), sum(w.sms_delivered for w in mine))
+        rows.append(
+            {
+                "measure": f"purchases: SMS per purchase, {name} (at the gateway / delivered)",
+                "value": f"{taken / accepted:.2f} / {delivered / accepted:.2f}",
+                "setup": f"{taken} SMS taken by its gateway and {delivered} reported delivered "
+                f"for {accepted} purchases over the windows; 1.00 / 1.00: each buyer once",
+            }
+        )
     if not below:
         return rows
     top = max(below, key=lambda w: w.rate)

@@ -12,7 +12,16 @@ messages and makes the same writes as one purchase, and nothing else:
    UPDATE PENDING -> PAID with the receipt; the fulfil task only if it moved the row.
 4. ``fulfil`` (floor-payments): one conditional UPDATE PAID -> FULFILLED; provision if moved.
 5. ``provision`` (floor-provisioning): the row read, one RouterOS API connection (librouteros,
-   as the product opens one per task) adding the hotspot user, provisioned_at saved.
+   as the product opens one per task) adding the hotspot user, its password and provisioned_at
+   saved in one UPDATE, the sms task published.
+6. ``sms`` (floor-notifications, a pool of 2 as the product's notifications pool): the row
+   read, the buyer's WiFi credentials POSTed form-encoded to Africa's Talking's
+   ``/version1/messaging`` over a new connection (as the product's backend does, with
+   requests.post and no session), the messageId and sms_sent_at saved in one UPDATE.
+7. ``POST /floor/sms/`` (views.sms_report), from the floor's Africa's Talking simulator: the
+   delivery report, one conditional UPDATE of sms_delivered_at by messageId. The product's
+   simulator reports every SMS to the product's hook in the same way, so this is part of a
+   purchase's work on both sides; a purchase is done when its report is in.
 
 Why each piece is as it is:
 
@@ -26,10 +35,15 @@ Why each piece is as it is:
   reuse (CONN_HEALTH_CHECKS), in the web and in the pools. Celery's Django fixup would close
   the connection around every task; settings.py and celery.py keep it as Django keeps it
   for a request, as the product does (config/celery.py).
+- Same services: the Daraja and RouterOS simulators are the product's stack's (the floor's
+  STK pushes name the floor's callback URL), but the Africa's Talking simulator is the floor's
+  own (run.py), because a gateway sends its delivery reports to one address.
 - Bare otherwise: no middleware, no sessions or auth, no admin, one table with no index but
-  its key, tasks published right after their statement in autocommit (no transaction is open,
-  so there is no commit to wait for), no task base class, no retries, no time limits, no
-  events, no metrics, no audit rows, no members, subscriptions or RADIUS rows. A rerun of a
+  its key and the message id (for the reports, as the product indexes its own), no pacing of
+  the SMS (the benchmark sets the product's bucket far above the offered rate: a take per SMS
+  there, none held back), tasks published right after their statement in autocommit (no transaction is open, so there is
+  no commit to wait for), no task base class, no retries, no time limits, no events, no
+  metrics, no audit rows, no members, subscriptions, notices or RADIUS rows. A rerun of a
   task does nothing twice (the row it reads or its conditional UPDATE says so), but nothing
   re-nudges a lost message: that is the product's work, and part of what it costs.
 

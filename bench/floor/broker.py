@@ -4,6 +4,7 @@ worker control messages travel."""
 
 PAYMENTS = "floor-payments"
 PROVISIONING = "floor-provisioning"
+NOTIFICATIONS = "floor-notifications"
 
 TRANSPORT_OPTIONS = {
     # The product's queue table value (config/queues.py VISIBILITY_TIMEOUT); not imported,

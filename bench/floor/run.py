@@ -1,6 +1,7 @@
-"""Runs the floor for the benchmark: its database migrated, gunicorn and two Celery pools with
-the product's flags (supervisor/programs/web.conf, worker-*.conf), each writing to a log file
-in the work directory, and its table read with psycopg.
+"""Runs the floor for the benchmark: its database migrated, its own Africa's Talking
+simulator (reporting deliveries to the floor's web), gunicorn and three Celery pools with the
+product's flags (supervisor/programs/web.conf, worker-*.conf), each writing to a log file in
+the work directory, and its table read with psycopg.
 
 The benchmark's own process has the product's Django settings, so nothing here imports the
 floor's Django code: the floor runs only in the processes started here.
@@ -95,13 +96,25 @@ class Floor:
         router_port: int,
         router_username: str,
         router_password: str,
+        sms_api_key: str,
+        sms_username: str,
         web_workers: int,
         payments_pool: int,
         provisioning_pool: int,
+        notifications_pool: int,
     ):
         self.workdir = Path(workdir)
         self.database_url = database_url
         self.web_port = free_port()
+        logs = self.workdir
+        # Its own gateway, as the product's stack has one: a gateway reports every delivery
+        # to one address, here the floor's.
+        self.sms_gateway = ServerProcess(
+            "simulators.africastalking",
+            logs / "floor-africastalking.log",
+            *("--api-key", sms_api_key, "--username", sms_username),
+            *("--dlr-url", f"http://127.0.0.1:{self.web_port}/floor/sms/"),
+        )
         self.env = {
             "DJANGO_SETTINGS_MODULE": SETTINGS,
             "DATABASE_URL": database_url,
@@ -112,12 +125,14 @@ class Floor:
             "ROUTER_PORT": str(router_port),
             "ROUTER_USERNAME": router_username,
             "ROUTER_PASSWORD": router_password,
+            "AFRICASTALKING_BASE_URL": self.sms_gateway.url,
+            "AFRICASTALKING_API_KEY": sms_api_key,
+            "AFRICASTALKING_USERNAME": sms_username,
         }
         # Only to ask the pools whether they consume: never set as the current app, and
         # without Celery's Django fixup, since this process has the product's settings.
         self.control = Celery("floor-control", broker=redis_url, set_as_current=False, fixups=[])
         self.control.conf.broker_transport_options = broker.TRANSPORT_OPTIONS
-        logs = self.workdir
         self.web = FloorWeb(
             logs / "floor-web.log", port=self.web_port, workers=web_workers, env=self.env
         )
@@ -135,15 +150,24 @@ class Floor:
             env=self.env,
             control=self.control,
         )
+        self.notifications = floor_worker(
+            broker.NOTIFICATIONS,
+            logs / "floor-notifications.log",
+            concurrency=notifications_pool,
+            env=self.env,
+            control=self.control,
+        )
         self.db: psycopg.Connection | None = None
 
     def __enter__(self) -> "Floor":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._migrate()
         try:
+            self.sms_gateway.start()
             self.web.start()
             self.payments.start()
             self.provisioning.start()
+            self.notifications.start()
             self.db = psycopg.connect(self.database_url, autocommit=True)
         except BaseException:
             self.__exit__()
@@ -151,9 +175,10 @@ class Floor:
         return self
 
     def __exit__(self, *exc) -> None:
-        """The web first (nothing new comes in), then the pools; TERM, wait, KILL, by PID,
-        and any child a killed parent left behind."""
-        for part in (self.web, self.payments, self.provisioning):
+        """The web first (nothing new comes in), then the pools, then the gateway; TERM, wait,
+        KILL, by PID, and any child a killed parent left behind."""
+        parts = (self.web, self.payments, self.provisioning, self.notifications, self.sms_gateway)
+        for part in parts:
             if part.process is None:
                 continue
             children = []
@@ -188,6 +213,8 @@ class Floor:
             "floor web": self.web.process.pid,
             "floor payments pool": self.payments.process.pid,
             "floor provisioning pool": self.provisioning.process.pid,
+            "floor notifications pool": self.notifications.process.pid,
+            "floor SMS simulator": self.sms_gateway.process.pid,
         }
 
     def _rows(self, sql: str, *params) -> list[tuple]:
@@ -213,20 +240,24 @@ class Floor:
         )
         return dict(rows)
 
-    def provisioned(self, since_id: int) -> int:
-        """How many purchases after ``since_id`` are on the router."""
-        sql = "SELECT COUNT(*) FROM floor_purchase WHERE id > %s AND provisioned_at IS NOT NULL"
-        return self._rows(sql, since_id)[0][0]
+    def done(self, since_id: int) -> dict[str, int]:
+        """How many purchases after ``since_id`` are on the router, have had their SMS sent,
+        and have had its delivery reported."""
+        provisioned, sent, delivered = self._rows(
+            "SELECT COUNT(provisioned_at), COUNT(sms_sent_at), COUNT(sms_delivered_at)"
+            " FROM floor_purchase WHERE id > %s",
+            since_id,
+        )[0]
+        return {"provisioned": provisioned, "sms sent": sent, "sms delivered": delivered}
 
-    def timings(self, since_id: int) -> tuple[list[float], list[float]]:
-        """Milliseconds from purchase to FULFILLED, and to the router, of the purchases after
-        ``since_id`` that got there."""
+    def timings(self, since_id: int) -> tuple[list[float], list[float], list[float]]:
+        """Milliseconds from purchase to FULFILLED, to the router, and to the SMS sent, of the
+        purchases after ``since_id`` that got there."""
         rows = self._rows(
             "SELECT EXTRACT(EPOCH FROM fulfilled_at - created_at) * 1000,"
-            " EXTRACT(EPOCH FROM provisioned_at - created_at) * 1000"
+            " EXTRACT(EPOCH FROM provisioned_at - created_at) * 1000,"
+            " EXTRACT(EPOCH FROM sms_sent_at - created_at) * 1000"
             " FROM floor_purchase WHERE id > %s ORDER BY id",
             since_id,
         )
-        fulfilled = [float(f) for f, _ in rows if f is not None]
-        routed = [float(r) for _, r in rows if r is not None]
-        return fulfilled, routed
+        return tuple([float(row[i]) for row in rows if row[i] is not None] for i in range(3))

@@ -1,4 +1,4 @@
-"""Settings of the floor: the least Django needs to serve two views, and the Celery settings
+"""Settings of the floor: the least Django needs to serve three views, and the Celery settings
 of the product that change what goes over the wire or how it is delivered
 (config/settings/celery.py). Everything else is left at Django's and Celery's defaults."""
 
@@ -45,7 +45,10 @@ ROUTER_HOST = env("ROUTER_HOST", default="127.0.0.1")
 ROUTER_PORT = env.int("ROUTER_PORT", default=8728)
 ROUTER_USERNAME = env("ROUTER_USERNAME", default="api")
 ROUTER_PASSWORD = env("ROUTER_PASSWORD", default="dev-router")
-SERVICE_TIMEOUT = 10.0  # s, as DARAJA_TIMEOUT and ROUTER_TIMEOUT in the product
+AFRICASTALKING_BASE_URL = env("AFRICASTALKING_BASE_URL", default="http://127.0.0.1:8120")
+AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", default="dev-at-key")
+AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME", default="sandbox")
+SERVICE_TIMEOUT = 10.0  # s, as DARAJA_TIMEOUT, ROUTER_TIMEOUT and SMS_READ_TIMEOUT in the product
 
 # CELERY: the product's wire and delivery settings, read by bench/floor/celery.py.
 CELERY_BROKER_URL = env("REDIS_URL")
@@ -62,12 +65,14 @@ CELERY_TASK_RETRY_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_QUEUES = tuple(
-    Queue(name, Exchange(name), routing_key=name) for name in (broker.PAYMENTS, broker.PROVISIONING)
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (broker.PAYMENTS, broker.PROVISIONING, broker.NOTIFICATIONS)
 )
 CELERY_TASK_ROUTES = {
     "bench.floor.tasks.push": {"queue": broker.PAYMENTS},
     "bench.floor.tasks.fulfil": {"queue": broker.PAYMENTS},
     "bench.floor.tasks.provision": {"queue": broker.PROVISIONING},
+    "bench.floor.tasks.sms": {"queue": broker.NOTIFICATIONS},
 }
 CELERY_TASK_DEFAULT_QUEUE = broker.PAYMENTS
 CELERY_TASK_CREATE_MISSING_QUEUES = False

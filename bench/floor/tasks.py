@@ -1,15 +1,16 @@
-"""The floor's three tasks: plain Celery tasks, each a statement or two and a message.
+"""The floor's four tasks: plain Celery tasks, each a statement or two and a message.
 
 Each is safe to run twice in the way a redelivery (acks_late) would: the row it reads or the
 conditional UPDATE it makes says whether its work is already done.
 """
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from bench.floor import daraja, router
+from bench.floor import africastalking, daraja, router
 from bench.floor.celery import app
 from bench.floor.models import Purchase
 
@@ -41,14 +42,31 @@ def fulfil(purchase_id: int) -> None:
 
 @app.task
 def provision(purchase_id: int) -> None:
-    """Queued by fulfil: the hotspot user on the router."""
+    """Queued by fulfil: the hotspot user on the router, then the buyer's SMS."""
     purchase = Purchase.objects.get(id=purchase_id)
     if purchase.provisioned_at:
         return
+    password = secrets.token_urlsafe(6)
     router.hotspot_user_add(
-        name=f"fl{purchase.id}",
-        password=secrets.token_urlsafe(6),
-        profile="default",
-        limit_uptime="1h",
+        name=f"fl{purchase.id}", password=password, profile="default", limit_uptime="1h"
     )
-    Purchase.objects.filter(id=purchase_id).update(provisioned_at=timezone.now())
+    Purchase.objects.filter(id=purchase_id).update(password=password, provisioned_at=timezone.now())
+    sms.delay(purchase_id)
+
+
+@app.task
+def sms(purchase_id: int) -> None:
+    """Queued by provision: the buyer's WiFi credentials by SMS; the gateway reports its
+    delivery to views.sms_report."""
+    purchase = Purchase.objects.get(id=purchase_id)
+    if purchase.message_id:
+        return
+    until = purchase.provisioned_at + timedelta(hours=1)
+    message_id = africastalking.send(
+        to=f"+{purchase.phone}",
+        message=f"Floor WiFi: your 1h is ready. Username: fl{purchase.id} Password: "
+        f"{purchase.password} Valid until {until:%d %b %Y %H:%M}. Ref FL{purchase.id}",
+    )
+    Purchase.objects.filter(id=purchase_id).update(
+        message_id=message_id, sms_sent_at=timezone.now()
+    )

@@ -1,9 +1,10 @@
-"""The floor's two views: a purchase, and Daraja's STK callback that pays it."""
+"""The floor's three views: a purchase, Daraja's STK callback that pays it, and Africa's
+Talking's delivery report for its SMS."""
 
 import json
 from decimal import Decimal
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -46,3 +47,18 @@ def stk_callback(request, purchase_id: int):
     ).update(status=Purchase.Status.PAID, receipt=receipt, paid_at=timezone.now()):
         tasks.fulfil.delay(purchase_id)
     return JsonResponse({"ResultCode": 0, "ResultDesc": "Accepted"})
+
+
+@csrf_exempt
+@require_POST
+def sms_report(request):
+    """A delivery report (form-encoded): one conditional UPDATE when it says Success; a
+    duplicate changes nothing. 200 for every report, as the product's hook answers."""
+    message_id, status = request.POST.get("id"), request.POST.get("status")
+    if not message_id or not status:
+        return HttpResponse("A report needs id and status.", status=400)
+    if status == "Success":
+        Purchase.objects.filter(message_id=message_id, sms_delivered_at=None).update(
+            sms_delivered_at=timezone.now()
+        )
+    return HttpResponse("ok")

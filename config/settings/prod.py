@@ -8,6 +8,7 @@ from config.settings.base import (
     CELERY_BROKER_TRANSPORT_OPTIONS,
     DATABASES,
     DEVELOPMENT_ENCRYPTION_KEY,
+    SMS_BACKEND,
     TASK_BACKOFF_SCALE,
     WORKER_EXTRA_IMPORTS,
     env,
@@ -28,6 +29,10 @@ DARAJA_CONSUMER_SECRET = env("DARAJA_CONSUMER_SECRET")
 DARAJA_PASSKEY = env("DARAJA_PASSKEY")
 DARAJA_CALLBACK_TOKEN = env("DARAJA_CALLBACK_TOKEN")
 DARAJA_CALLBACK_BASE_URL = env("DARAJA_CALLBACK_BASE_URL")
+if SMS_BACKEND == "apps.notifications.sms.AfricasTalkingBackend":
+    AFRICASTALKING_USERNAME = env("AFRICASTALKING_USERNAME")
+    AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY")
+    SMS_DELIVERY_TOKEN = env("SMS_DELIVERY_TOKEN")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     raise ImproperlyConfigured(
         "Production needs DATABASE_URL (PostgreSQL); SQLite is for development."

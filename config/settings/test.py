@@ -40,6 +40,10 @@ SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(VAR_DIR / "test-sms"))
 AFRICASTALKING_BASE_URL = env("AFRICASTALKING_BASE_URL", default="http://127.0.0.1:9")
 AFRICASTALKING_API_KEY = env("AFRICASTALKING_API_KEY", default="test-at-key")
 SMS_DELIVERY_TOKEN = env("SMS_DELIVERY_TOKEN", default="test-sms-hooks")
+# No failure alerts unless a test turns them on (the alert test's worker does): an alert is
+# written just after its FailedTask, so a test that ends on seeing the FailedTask would leave
+# the alert's rows to the next test.
+FAILURE_ALERT_QUEUES = env.list("FAILURE_ALERT_QUEUES", default=[])
 # No pacing in tests unless a test sets it (the pacing tests do).
 SMS_RATE = env("SMS_RATE", default="1000/1")
 EMAIL_RATE = env("EMAIL_RATE", default="1000/1")

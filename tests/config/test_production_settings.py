@@ -24,6 +24,9 @@ PRODUCTION = {
     "DARAJA_PASSKEY": "passkey",
     "DARAJA_CALLBACK_TOKEN": "token",
     "DARAJA_CALLBACK_BASE_URL": "https://conveyor.example.com",
+    "AFRICASTALKING_USERNAME": "conveyor",
+    "AFRICASTALKING_API_KEY": "at-key",
+    "SMS_DELIVERY_TOKEN": "sms-token",
 }
 TEST_KNOBS = ("BROKER_VISIBILITY_TIMEOUT", "WORKER_EXTRA_IMPORTS", "TASK_BACKOFF_SCALE")
 
@@ -49,6 +52,17 @@ def test_production_starts_with_its_environment():
     result = _setup(**PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+@pytest.mark.parametrize(
+    "missing", ["AFRICASTALKING_USERNAME", "AFRICASTALKING_API_KEY", "SMS_DELIVERY_TOKEN"]
+)
+def test_the_sms_gateway_credentials_are_required_unless_another_backend_is_chosen(missing):
+    without = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _setup(**without)
+    assert result.returncode != 0 and missing in result.stderr
+    console = _setup(**without, SMS_BACKEND="apps.notifications.sms.ConsoleBackend")
+    assert console.returncode == 0, console.stderr
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,9 @@ def status(row: Notification) -> str:
 
 @pytest.fixture
 def mail_worker(tmp_path, smtp, empty_queues):
+    alerts = {"FAILURE_ALERT_QUEUES": "payments,provisioning"}  # off by default in tests
     worker = ProbeWorker(
-        tmp_path, queue_names=["emails", "payments"], concurrency=1, env=smtp.env()
+        tmp_path, queue_names=["emails", "payments"], concurrency=1, env={**smtp.env(), **alerts}
     ).start()
     yield worker
     worker.stop()

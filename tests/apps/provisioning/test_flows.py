@@ -10,6 +10,7 @@ import requests
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from apps.notifications.models import Notification
 from apps.ops.models import AdminEvent, FailedTask
 from apps.provisioning import services
 from apps.provisioning.models import RadCheck, Subscription
@@ -120,10 +121,19 @@ def test_a_router_down_for_good_fails_then_queue_retry_provisions_it(
     [event] = AdminEvent.objects.filter(type=AdminEvent.Type.PROVISIONING_FAILED)
     assert event.payload["subscription"]["id"] == sub.pk and "refused" in event.payload["error"]
 
+    # The buyer was told we are on it, and gets the credentials once it is done.
+    texts = Notification.objects.filter(member_id=sub.member_id, channel="sms")
+    assert list(texts.values_list("kind", flat=True)) == ["provisioning_delayed"]
+
     router_sim.knobs(down=False)
     call_command("queue_retry", str(row.pk))
     wait_for(lambda: status_of(sub) == "provisioned", timeout=30, what="the retried job")
     assert [u["name"] for u in router_sim.state()["users"]] == [sub.username]
+    assert sorted(texts.values_list("kind", flat=True)) == [
+        "provisioning_delayed",
+        "wifi_credentials",
+    ]
+    assert sub.username in texts.get(kind="wifi_credentials").body
 
 
 def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
