@@ -41,11 +41,12 @@ Why each piece is as it is:
 - Bare otherwise: no middleware, no sessions or auth, no admin, one table with no index but
   its key and the message id (for the reports, as the product indexes its own), no pacing of
   the SMS (the benchmark sets the product's bucket far above the offered rate: a take per SMS
-  there, none held back), tasks published right after their statement in autocommit (no transaction is open, so there is
-  no commit to wait for), no task base class, no retries, no time limits, no events, no
-  metrics, no audit rows, no members, subscriptions, notices or RADIUS rows. A rerun of a
-  task does nothing twice (the row it reads or its conditional UPDATE says so), but nothing
-  re-nudges a lost message: that is the product's work, and part of what it costs.
+  there, none held back), tasks published right after their statement in autocommit (no
+  transaction is open, so there is no commit to wait for), no task base class, no retries,
+  no time limits, no events, no metrics, no audit rows, no members, subscriptions, notices or
+  RADIUS rows. A rerun of a task does nothing twice (the row it reads or its conditional
+  UPDATE says so), but nothing re-nudges a lost message: that is the product's work, and
+  part of what it costs.
 
 run.py's ``Floor`` is what the benchmark calls; the benchmark's process has the product's
 Django settings, so it reads the floor's table with psycopg and never imports these models.
