@@ -9,8 +9,9 @@ delivery report, form-encoded (id, status, phoneNumber, networkCode, failureReas
 to the delivery report URL after a delay.
 
 Faults are knobs (POST /simulator/config, JSON): slow answers (before the message is taken:
-slow; after it, so a client that times out has had its message sent: slow_answer), 500s (the
-next fail_next sends, or a share error_rate), per-number status codes (numbers), and for the
+slow; after it, so a client that times out has had its message sent: slow_answer), server
+errors (the next fail_next sends, or a share error_rate, answered fail_status: 500 by default),
+per-number status codes (numbers), and for the
 reports their URL, delay, duplicates, final status (dlr_status, or per number: dlr_numbers)
 and an intermediate report before the final one. GET /simulator/messages lists what was
 received, GET /simulator/state the counts and knobs; POST /simulator/reset forgets messages,
@@ -81,6 +82,7 @@ KNOBS = {  # name: (type, default)
     "slow_answer": (float, 0.0),
     "fail_next": (int, 0),
     "error_rate": (float, 0.0),
+    "fail_status": (int, 500),
     "numbers": (dict, {}),
     "dlr_url": (str, ""),
     "dlr_delay": (float, 0.2),
@@ -358,7 +360,8 @@ class Handler(BaseHTTPRequestHandler):
         ):
             return self._text(401, "The supplied authentication is invalid")
         if self.sim.faulty():
-            return self._text(500, "Internal Server Error")
+            status = self.sim.knobs["fail_status"]
+            return self._text(status, "Service Unavailable" if status == 503 else "Server Error")
         for field in ("to", "message"):
             if not form.get(field, "").strip():
                 return self._text(400, f"Request is missing required form field '{field}'")

@@ -17,10 +17,13 @@ def _delivery_failed(task, exc, args, kwargs) -> None:
 def deliver_sms(self, notification_id: str) -> str:
     """After a notice's row commits: send the SMS. Safe to rerun: the row is claimed before the
     gateway is called, and a run that finds it claimed does not send again."""
+    from apps.notifications.selectors import notification_waiting
     from apps.notifications.services import notification_deliver, sms_pace
 
+    if not notification_waiting(notification_id=int(notification_id), run_id=self.request.id):
+        return "settled"  # a second copy (a nudge, a resend of the message): no token spent
     self.pace(*sms_pace())
-    return notification_deliver(notification_id=int(notification_id))
+    return notification_deliver(notification_id=int(notification_id), run_id=self.request.id)
 
 
 @app.task

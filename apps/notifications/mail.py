@@ -3,7 +3,8 @@ django-anymail's), with each failure sorted into the outcomes of outcomes.py.
 
 For SMTP: a connection that cannot be opened, or a 4xx answer, means the server took
 nothing (NotSent, retried); a refused recipient or a 5xx is a refusal; a connection lost
-after the message was handed over is Ambiguous."""
+during the send is Ambiguous. Other backends' errors (an HTTP API's) are Ambiguous too: only
+SMTP's answers say for sure that nothing was taken. EMAIL_TIMEOUT bounds a hung server."""
 
 import contextlib
 import smtplib
@@ -36,6 +37,9 @@ def send(*, to: str, subject: str, body: str, html: str, key: str) -> Accepted |
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(400 <= code < 500 for code in codes):  # greylisted: try again later
+            raise NotSent(f"the mail server deferred the recipient: {exc.recipients}") from exc
         return Refused(reason="RecipientRefused", detail=str(exc.recipients)[:200])
     except smtplib.SMTPResponseException as exc:
         if 400 <= exc.smtp_code < 500:

@@ -56,6 +56,9 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The task id of the run that claimed it: a rerun of the same task (its worker died) knows
+    # its own claim; another copy's claim it leaves alone.
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
     # When the reconciler last sent its delivery again (its message was lost).
     nudged_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
@@ -11,6 +11,21 @@ from apps.ops import panels
 # Statuses the operations page counts, per channel: what went out, what did not, what waits.
 SENT = (Status.SENT, Status.DELIVERED)
 WAITING = (Status.PENDING, Status.SENDING)
+
+
+def claimable() -> Q:
+    """Rows a delivery run may claim: PENDING, or FAILED without the provider ever taking or
+    refusing them (the gateway kept failing) and not resent since: queue_retry of their task
+    may try them again."""
+    never_reached = Q(status=Status.FAILED, provider_id="", reason="", resends__isnull=True)
+    return Q(status=Status.PENDING) | never_reached
+
+
+def notification_waiting(*, notification_id: int, run_id: str) -> bool:
+    """Whether delivery run ``run_id`` has anything to do (asked before it spends a pacing
+    token): a row to claim, or its own earlier attempt's claim to settle."""
+    own_claim = Q(status=Status.SENDING, claimed_by=run_id[:64])
+    return Notification.objects.filter(claimable() | own_claim, pk=notification_id).exists()
 
 
 def inbox(*, member_id: int) -> QuerySet[Notification]:

@@ -5,14 +5,16 @@ kind's templates, and queues delivery on commit. A delivery run claims its row (
 SENDING) before it calls the provider and records what the provider said; a run that finds
 its row already claimed does not send again (README, "Never sent twice")."""
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from apps.notifications import mail, sms
 from apps.notifications.kinds import Rendered, kind_get, render
 from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
 from apps.notifications.outcomes import Accepted, Ambiguous, NotSent
+from apps.notifications.selectors import claimable
 
 log = logging.getLogger("conveyor.notifications")
 
@@ -193,21 +196,29 @@ def email_pace():
     )
 
 
-def notification_deliver(*, notification_id: int) -> str:
+def notification_deliver(*, notification_id: int, run_id: str) -> str:
     """Send one SMS or mail at most once: claim it, call the provider, record the answer.
     Returns the row's status afterwards. NotSent → back to PENDING and TransientError (the
-    task retries); Ambiguous → UNKNOWN, never sent again by a run."""
+    task retries); Ambiguous → UNKNOWN, never sent again by a run. ``run_id``: the delivery
+    task's id, the same for each of its attempts."""
     now = timezone.now()
     claimed = Notification.objects.filter(
-        Q(status=Status.PENDING) | _never_reached_provider(),
-        pk=notification_id,
-        channel__in=(Channel.SMS, Channel.EMAIL),
-    ).update(status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now, error="")
+        claimable(), pk=notification_id, channel__in=(Channel.SMS, Channel.EMAIL)
+    ).update(
+        status=Status.SENDING,
+        attempts=F("attempts") + 1,
+        claimed_at=now,
+        claimed_by=run_id[:64],
+        error="",
+    )
     if not claimed:
-        return _not_claimed(notification_id)
+        return _not_claimed(notification_id, run_id)
     row = Notification.objects.get(pk=notification_id)
     try:
         outcome = _send(row)
+    except ImproperlyConfigured as exc:  # the backend cannot even be built: nothing left
+        _unclaim(row, str(exc))
+        raise DeliveryFailed(str(exc)) from exc
     except NotSent as exc:
         _unclaim(row, str(exc))
         if exc.permanent:
@@ -229,23 +240,23 @@ def notification_deliver(*, notification_id: int) -> str:
     return Status.FAILED
 
 
-def _never_reached_provider() -> Q:
-    """A row that failed for good without the provider ever taking or refusing it (the gateway
-    kept answering 5xx): queue_retry of its task may try it again."""
-    return Q(status=Status.FAILED, provider_id="", reason="")
-
-
-def _not_claimed(notification_id: int) -> str:
+def _not_claimed(notification_id: int, run_id: str) -> str:
     row = Notification.objects.filter(pk=notification_id).only("status").first()
     if row is None:
         return "missing"
     if row.status == Status.SENDING:
-        # A run claimed it and stopped (killed, lost) before recording the provider's answer:
-        # the provider may have it. Not sent again; a delivery report can still settle it.
-        Notification.objects.filter(pk=notification_id, status=Status.SENDING).update(
+        # An earlier attempt of this same task claimed it and stopped (its worker was killed)
+        # before recording the provider's answer: the provider may have it. Not sent again; a
+        # delivery report can still settle it. Another task's claim may be a live run: left to
+        # it, and to the reconciler if it never finishes.
+        settled = Notification.objects.filter(
+            pk=notification_id, status=Status.SENDING, claimed_by=run_id[:64]
+        ).update(
             status=Status.UNKNOWN,
             error="a delivery run stopped after claiming it; it may have been sent",
         )
+        if not settled:
+            return Status.SENDING
         log.warning("notification.unknown id=%s claimed by a run that stopped", notification_id)
         return Status.UNKNOWN
     return row.status
@@ -262,17 +273,22 @@ def _send(row: Notification):
 
 
 def _unclaim(row: Notification, error: str) -> None:
-    Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(
+    """Back to PENDING for the retry, unless a delivery report said meanwhile it went out."""
+    Notification.objects.filter(pk=row.pk, status=Status.SENDING, provider_id="").update(
         status=Status.PENDING, error=error[:2000]
     )
 
 
 def _settle(row: Notification, *, status: str, **fields: str) -> None:
-    """Record a run's outcome, unless a delivery report settled the row meanwhile."""
+    """Record a run's outcome, unless a delivery report settled the row meanwhile. The
+    provider's answer also settles a row the reconciler gave up on as UNKNOWN."""
     values = {name: value[:2000] for name, value in fields.items()}
     if status == Status.SENT:
         values["sent_at"] = timezone.now()
-    Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(status=status, **values)
+    open_states = (
+        (Status.SENDING,) if status == Status.UNKNOWN else (Status.SENDING, Status.UNKNOWN)
+    )
+    Notification.objects.filter(pk=row.pk, status__in=open_states).update(status=status, **values)
 
 
 def notification_delivery_failed(*, notification_id: int, error: str) -> bool:
@@ -302,10 +318,9 @@ def sms_delivery_report(
     open_states = (Status.SENDING, Status.SENT, Status.UNKNOWN)
     rows = Notification.objects.filter(pk=row.pk, status__in=open_states)
     if status in REPORT_ON_THE_WAY:
-        # It reached the gateway: an UNKNOWN becomes SENT; the rest wait for the final report.
-        moved = rows.filter(status=Status.UNKNOWN).update(
-            status=Status.SENT, sent_at=F("claimed_at")
-        )
+        # It reached the gateway: UNKNOWN (or still SENDING) becomes SENT; a SENT row waits
+        # for the final report.
+        moved = rows.exclude(status=Status.SENT).update(status=Status.SENT, sent_at=F("claimed_at"))
         return "sent" if moved else "ignored"
     target = REPORT_FINAL[status]
     fields = {"status": target, "sent_at": Coalesce("sent_at", "claimed_at")}
@@ -404,19 +419,13 @@ def notifications_reconcile() -> dict[str, int]:
     now = timezone.now()
     before = now - timedelta(seconds=settings.NOTIFY_NUDGE_AFTER)
     limit = settings.NOTIFY_CHUNK
-    lost = list(
-        Notification.objects.filter(status=Status.PENDING, created_at__lt=before)
-        .filter(Q(nudged_at__isnull=True) | Q(nudged_at__lt=before))
-        .values_list("pk", "channel")[:limit]
-    )
+    # Quiet since: its last nudge, else its last claim (a retry unclaims it), else its writing.
+    quiet = Notification.objects.alias(
+        quiet_since=Coalesce("nudged_at", "claimed_at", "created_at")
+    ).filter(status=Status.PENDING, created_at__lt=before, quiet_since__lt=before)
+    lost = list(quiet.values_list("pk", "channel")[:limit])
     # Claimed by stamping nudged_at: overlapping sweeps send each once.
-    nudged = [
-        (pk, channel)
-        for pk, channel in lost
-        if Notification.objects.filter(pk=pk, status=Status.PENDING)
-        .filter(Q(nudged_at__isnull=True) | Q(nudged_at__lt=before))
-        .update(nudged_at=now)
-    ]
+    nudged = [(pk, ch) for pk, ch in lost if quiet.filter(pk=pk).update(nudged_at=now)]
     _enqueue_ids(nudged)
     unknown = Notification.objects.filter(status=Status.SENDING, claimed_at__lt=before).update(
         status=Status.UNKNOWN,
@@ -493,12 +502,23 @@ def task_failure_alert(
     """Mail staff that ``task`` failed for good, at most once per task name per
     FAILURE_ALERT_COOLDOWN; True if this call mailed. While Redis is down, mail anyway."""
     cooldown = settings.FAILURE_ALERT_COOLDOWN
+    key = f"alert:task_failed:{task}"
     try:
-        first = redis_client.client().set(f"alert:task_failed:{task}", "1", nx=True, ex=cooldown)
+        first = redis_client.client().set(key, "1", nx=True, ex=cooldown)
     except redis_client.REDIS_ERRORS:
         first = True
     if not first:
         return False
+    try:
+        _alert(task, queue, error, attempts, reason, failed_task_id, cooldown)
+    except Exception:
+        with contextlib.suppress(*redis_client.REDIS_ERRORS):
+            redis_client.client().delete(key)  # not written: the next failure may alert
+        raise
+    return True
+
+
+def _alert(task, queue, error, attempts, reason, failed_task_id, cooldown) -> None:
     notify_staff(
         kind="task_failed",
         context={
@@ -513,4 +533,3 @@ def task_failure_alert(
         },
         key=f"task_failed:{failed_task_id}",
     )
-    return True

@@ -24,6 +24,15 @@ log = logging.getLogger("conveyor.notifications.sms")
 # Africa's Talking's per-recipient codes (EXTERNAL-FORMATS.md §6.1).
 ACCEPTED_CODES = {100, 101, 102}
 GATEWAY_CODES = {500, 501, 502}  # the gateway's own trouble: nothing went out, try again
+# HTTP answers that say the request was not taken: busy, throttled, or timed out waiting for
+# it. Any other 5xx may come from a proxy after the gateway took the message: ambiguous.
+NOT_TAKEN = {408, 429, 503}
+BEFORE_SENDING = (
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+)
 
 
 def backend_class() -> type:
@@ -84,6 +93,8 @@ class AfricasTalkingBackend:
         timeout = (settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT)
         try:
             answer = requests.post(self.url, data=data, headers=headers, timeout=timeout)
+        except BEFORE_SENDING as exc:  # a URL or header requests refuses to send
+            raise NotSent(f"the request cannot be made: {exc}", permanent=True) from exc
         except requests.ConnectTimeout as exc:
             raise NotSent(f"no connection to the gateway: {exc}") from exc
         except requests.ConnectionError as exc:
@@ -103,8 +114,10 @@ def _refused_connection(exc: requests.ConnectionError) -> bool:
 def _outcome(answer: requests.Response, to: str) -> Accepted | Refused:
     if answer.status_code == 401:
         raise NotSent(f"the gateway refused the API key: {answer.text[:200]}", permanent=True)
-    if answer.status_code >= 500:
+    if answer.status_code in NOT_TAKEN:
         raise NotSent(f"the gateway answered {answer.status_code}: {answer.text[:200]}")
+    if answer.status_code >= 500:
+        raise Ambiguous(f"the gateway answered {answer.status_code}: {answer.text[:200]}")
     if answer.status_code not in (200, 201):
         raise NotSent(
             f"the gateway answered {answer.status_code}: {answer.text[:200]}", permanent=True

@@ -32,6 +32,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# s for each SMTP operation: a hung server must fail the send, not run into the task's limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SERVER_EMAIL = env("SERVER_EMAIL", default="conveyor@localhost")
 
 # HOUSEKEEPING (tasks.default.prune_history, daily)

@@ -92,8 +92,9 @@ def test_an_intermediate_report_leaves_a_sent_row_alone(client, status):
 
 
 @pytest.mark.parametrize("status", ["Sent", "Submitted", "Buffered"])
-def test_an_intermediate_report_tells_an_unknown_row_it_was_sent(client, status):
-    row = sms(status=Status.UNKNOWN)
+@pytest.mark.parametrize("before", [Status.UNKNOWN, Status.SENDING])
+def test_an_intermediate_report_tells_an_unknown_or_sending_row_it_was_sent(client, status, before):
+    row = sms(status=before)
 
     response = report(client, id="ATXid_1", status=status, phoneNumber=PHONE)
 

@@ -74,7 +74,7 @@ def test_a_refused_address_is_failed_not_retried(smtp):
         member=member_by_mail("gone@example.com"), kind="earnings_matured", context=DIGEST
     )
     mail = next(r for r in rows if r.channel == Channel.EMAIL)
-    assert notification_deliver(notification_id=mail.pk) == Status.FAILED
+    assert notification_deliver(notification_id=mail.pk, run_id="t") == Status.FAILED
     mail.refresh_from_db()
     assert (mail.reason, smtp.received) == ("RecipientRefused", [])
 
