@@ -26,8 +26,6 @@ configuration.
 """
 
 import contextlib
-import heapq
-import itertools
 import json
 import logging
 import math
@@ -42,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulators.cli import server_parser
+from simulators.due import DueQueue
 
 log = logging.getLogger("simulators.africastalking")
 
@@ -270,37 +269,12 @@ class Simulator:
             }
 
 
-class ReportSender:
+class ReportSender(DueQueue):
     """Delivers reports from a few threads, in due-time order, without a thread per report."""
 
     def __init__(self, sim: Simulator, threads: int = 4):
         self.sim = sim
-        self.heap: list = []
-        self.order = itertools.count()
-        self.ready = threading.Condition()
-        for _ in range(threads):
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def schedule(self, due: float, fn, *args) -> None:
-        with self.ready:
-            heapq.heappush(self.heap, (due, next(self.order), fn, args))
-            self.ready.notify()
-
-    def clear(self) -> None:
-        with self.ready:
-            self.heap.clear()
-
-    def _run(self) -> None:
-        while True:
-            with self.ready:
-                while not self.heap or self.heap[0][0] > time.monotonic():
-                    timeout = self.heap[0][0] - time.monotonic() if self.heap else None
-                    self.ready.wait(timeout)
-                _, _, fn, args = heapq.heappop(self.heap)
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("simulator.report_crashed")
+        super().__init__(threads)
 
     def send(self, url: str, fields: dict) -> bool:
         request = urllib.request.Request(

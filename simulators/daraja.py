@@ -18,8 +18,6 @@ the environment, so a stack and its simulator agree without configuration.
 
 import base64
 import contextlib
-import heapq
-import itertools
 import json
 import logging
 import os
@@ -36,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from simulators.cli import server_parser
+from simulators.due import DueQueue
 
 log = logging.getLogger("simulators.daraja")
 
@@ -314,36 +313,15 @@ class Simulator:
         self.outbox.post(urls["confirm"], json.dumps(notice).encode())
 
 
-class CallbackSender:
+class CallbackSender(DueQueue):
     """Delivers callbacks from a few threads, in due-time order, without a thread per call."""
 
     def __init__(self, sim: Simulator, threads: int = 8):
         self.sim = sim
-        self.heap: list = []
-        self.order = itertools.count()
-        self.ready = threading.Condition()
-        for _ in range(threads):
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def schedule(self, due: float, fn, *args) -> None:
-        with self.ready:
-            heapq.heappush(self.heap, (due, next(self.order), fn, args))
-            self.ready.notify()
+        super().__init__(threads)
 
     def post(self, url: str, payload: bytes) -> None:
         self.schedule(0, self.send, url, payload)
-
-    def _run(self) -> None:
-        while True:
-            with self.ready:
-                while not self.heap or self.heap[0][0] > time.monotonic():
-                    timeout = self.heap[0][0] - time.monotonic() if self.heap else None
-                    self.ready.wait(timeout)
-                _, _, fn, args = heapq.heappop(self.heap)
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("simulator.callback_crashed")
 
     def send(self, url: str, payload: bytes) -> dict | None:
         request = urllib.request.Request(

@@ -1,0 +1,66 @@
+"""A notice to every active member, written in chunks by a task, with its progress."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Member
+from apps.common.queue import enqueue_on_commit
+from apps.notifications.kinds import kind_get, render
+from apps.notifications.models import Broadcast
+from apps.notifications.services.writing import notify_members
+
+log = logging.getLogger("conveyor.notifications")
+
+
+def broadcast_start(*, kind: str, context: dict, title: str) -> Broadcast:
+    """Tell every active member of ``kind``: a Broadcast row, written in chunks by
+    tasks.notifications.advance_broadcast after commit. A template that lacks a variable fails
+    here, in the caller, not in the fan-out."""
+    for channel in kind_get(kind).channels:
+        render(kind, channel, {"name": "", **context})
+    broadcast = Broadcast.objects.create(
+        kind=kind,
+        context=context,
+        title=title[:200],
+        total=Member.objects.filter(is_active=True).count(),
+    )
+    from tasks import notifications
+
+    enqueue_on_commit(notifications.advance_broadcast, broadcast_id=broadcast.pk)
+    log.info("broadcast.started id=%s kind=%s members=%s", broadcast.pk, kind, broadcast.total)
+    return broadcast
+
+
+def broadcast_advance(*, broadcast_id: int, budget_seconds: float) -> tuple[dict | None, int]:
+    """Write chunks of NOTIFY_CHUNK members' notices until done or out of budget: (the next
+    run's arguments or None, notices written). Each chunk and the cursor commit together."""
+    deadline, written = time.monotonic() + budget_seconds, 0
+    while True:
+        with transaction.atomic():
+            broadcast = Broadcast.objects.select_for_update().filter(pk=broadcast_id).first()
+            if broadcast is None or broadcast.state == Broadcast.State.FINISHED:
+                return None, written
+            members = list(
+                Member.objects.filter(is_active=True, pk__gt=broadcast.cursor).order_by("pk")[
+                    : settings.NOTIFY_CHUNK
+                ]
+            )
+            if not members:
+                broadcast.state, broadcast.finished_at = Broadcast.State.FINISHED, timezone.now()
+                broadcast.save(update_fields=["state", "finished_at"])
+                log.info("broadcast.finished id=%s done=%s", broadcast.pk, broadcast.done)
+                return None, written
+            written += notify_members(
+                members=members,
+                kind=broadcast.kind,
+                context_of=lambda m, b=broadcast: {**b.context, "name": m.name or m.phone},
+                key_of=lambda m, b=broadcast: f"broadcast:{b.pk}:{m.pk}",
+            )
+            broadcast.cursor, broadcast.done = members[-1].pk, broadcast.done + len(members)
+            broadcast.save(update_fields=["cursor", "done", "updated_at"])
+        if time.monotonic() > deadline:
+            return {"broadcast_id": str(broadcast_id)}, written
