@@ -6,12 +6,15 @@ from tasks.notifications import _delivery_failed
 
 
 @app.task(bind=True, final_failure=_delivery_failed)
-def deliver_email(self, notification_id: str) -> str:
+def deliver_email(self, notification_id: str, again: str = "") -> str:
     """After a notice's row commits: send the mail. Safe to rerun, as deliver_sms."""
     from apps.notifications.selectors import notification_waiting
     from apps.notifications.services import email_pace, notification_deliver
 
-    if not notification_waiting(notification_id=int(notification_id), run_id=self.request.id):
+    rerun = again or self.request.retries  # a copy that may find its row delivered already
+    if rerun and not notification_waiting(
+        notification_id=int(notification_id), run_id=self.request.id
+    ):
         return "settled"
     self.pace(*email_pace())
     return notification_deliver(notification_id=int(notification_id), run_id=self.request.id)

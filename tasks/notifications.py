@@ -14,13 +14,16 @@ def _delivery_failed(task, exc, args, kwargs) -> None:
 
 
 @app.task(bind=True, final_failure=_delivery_failed)
-def deliver_sms(self, notification_id: str) -> str:
+def deliver_sms(self, notification_id: str, again: str = "") -> str:
     """After a notice's row commits: send the SMS. Safe to rerun: the row is claimed before the
     gateway is called, and a run that finds it claimed does not send again."""
     from apps.notifications.selectors import notification_waiting
     from apps.notifications.services import notification_deliver, sms_pace
 
-    if not notification_waiting(notification_id=int(notification_id), run_id=self.request.id):
+    rerun = again or self.request.retries  # a copy that may find its row delivered already
+    if rerun and not notification_waiting(
+        notification_id=int(notification_id), run_id=self.request.id
+    ):
         return "settled"  # a second copy (a nudge, a resend of the message): no token spent
     self.pace(*sms_pace())
     return notification_deliver(notification_id=int(notification_id), run_id=self.request.id)

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
@@ -17,7 +17,9 @@ def claimable() -> Q:
     """Rows a delivery run may claim: PENDING, or FAILED without the provider ever taking or
     refusing them (the gateway kept failing) and not resent since: queue_retry of their task
     may try them again."""
-    never_reached = Q(status=Status.FAILED, provider_id="", reason="", resends__isnull=True)
+    # NOT EXISTS rather than a join: the claim stays one plain UPDATE on the row.
+    resent = Exists(Notification.objects.filter(resend_of=OuterRef("pk")))
+    never_reached = Q(status=Status.FAILED, provider_id="", reason="") & ~resent
     return Q(status=Status.PENDING) | never_reached
 
 

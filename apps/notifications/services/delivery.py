@@ -188,7 +188,7 @@ def notifications_reconcile() -> dict[str, int]:
     lost = list(quiet.values_list("pk", "channel")[:limit])
     # Claimed by stamping nudged_at: overlapping sweeps send each once.
     nudged = [(pk, ch) for pk, ch in lost if quiet.filter(pk=pk).update(nudged_at=now)]
-    enqueue_deliveries_of(nudged)
+    enqueue_deliveries_of(nudged, again=True)
     unknown = Notification.objects.filter(status=Status.SENDING, claimed_at__lt=before).update(
         status=Status.UNKNOWN,
         error="its delivery run stopped after claiming it; it may have been sent",

@@ -75,7 +75,7 @@ def notify_members(
     queued = Notification.objects.filter(
         key__in=keys, channel__in=(Channel.SMS, Channel.EMAIL), status=Status.PENDING
     ).values_list("pk", "channel")
-    enqueue_deliveries_of(list(queued))
+    enqueue_deliveries_of(list(queued), again=True)
     return len(rows)
 
 
@@ -142,12 +142,15 @@ def enqueue_deliveries(rows: list[Notification]) -> None:
     enqueue_deliveries_of([(row.pk, row.channel) for row in rows if row.status == Status.PENDING])
 
 
-def enqueue_deliveries_of(rows: list[tuple[int, str]]) -> None:
+def enqueue_deliveries_of(rows: list[tuple[int, str]], *, again: bool = False) -> None:
+    """Queue each row's delivery after commit. ``again``: the row may have a delivery already
+    (a nudge, a chunk written twice), so the task checks it before it spends a pacing token."""
     from tasks import emails, notifications
 
+    flag = {"again": "1"} if again else {}
     for pk, channel in rows:
         task = notifications.deliver_sms if channel == Channel.SMS else emails.deliver_email
-        enqueue_on_commit(task, notification_id=pk)
+        enqueue_on_commit(task, notification_id=pk, **flag)
 
 
 def notification_mark_read(*, notification_id: int, member_id: int) -> Notification | None:
