@@ -24,12 +24,29 @@ shared bucket ``key`` (apps/common/bucket.py) and returns, waits in place for a 
 ``pace_hold`` (1 s), or releases the task to come back when its reserved slot is due; the slot
 travels in the PACE_SLOT header and RELEASES counts the releases. A bucket that cannot be
 reached is a transient error.
+
+Workflows (README, "Workflows"), declared on the task, each off unless set:
+- ``unique_for = s``: a second enqueue with the same ``unique_key`` while one is waiting or
+  running is dropped and logged (Laravel's ShouldBeUnique); the lock is freed when the job ends.
+- ``without_overlapping = "name {kwarg}"``: a run that finds the lock held is released for
+  ``overlap_release`` s (or, with ``overlap = "skip"``, skipped), not failed. Freed when the run
+  ends; a holder that died frees it by its TTL (the hard limit and a margin).
+- ``max_exceptions = n``: fail for good at the n-th exception even with attempts left; releases
+  never count, exceptions do, a lost worker counts as an attempt only.
+- A job of a batch (apps/ops/batches.py) skips itself once its batch is cancelled, and its
+  final outcome is counted in the batch.
+The tokens of both locks, the batch and the exception count travel in headers through retries,
+releases and continuations (``continue_with``), so a continued job holds its locks to its end.
 """
 
 import contextlib
+import hashlib
+import inspect
+import json
 import logging
 import random
 import time
+import uuid
 from datetime import datetime
 from typing import NoReturn
 
@@ -48,6 +65,7 @@ from django.db import InterfaceError, OperationalError
 
 from apps.common import bucket, redis_client
 from apps.common.errors import TransientError
+from apps.ops import batches, locks
 from apps.ops.tags import tags_of
 from config import queues
 from config.celery import PUBLISHED_AT
@@ -60,6 +78,13 @@ CONTROL_FLOW = (Retry, Ignore, Reject)
 # Headers of a released message: how often it was released, and the bucket slot it holds.
 RELEASES = "releases"
 PACE_SLOT = "pace_slot"
+# Headers of workflows: the unique and overlap lock tokens, the exceptions so far.
+UNIQUE = "unique"
+OVERLAP = "overlap"
+EXCEPTIONS = "exceptions"
+# What a continuation carries on, and what a failed task keeps for its retry.
+CARRIED = (UNIQUE, OVERLAP, batches.BATCH)
+KEPT = (batches.BATCH,)
 
 DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -92,6 +117,13 @@ class Task(CeleryTask):
     policy: queues.QueuePolicy | None = None
     attempts: int | None = None
     backoff: tuple[int, ...] | None = None
+    # Workflows (see the module docstring).
+    unique_for: float | None = None
+    without_overlapping: str | None = None
+    overlap: str = "release"  # or "skip"
+    overlap_release: float = 10.0
+    overlap_margin: float = 30.0  # s the lock outlives the hard limit: its TTL if the holder dies
+    max_exceptions: int | None = None
 
     @classmethod
     def on_bound(cls, app) -> None:
@@ -107,6 +139,45 @@ class Task(CeleryTask):
             cls.soft_time_limit = cls.policy.soft_limit
         # Celery waits this long before rerunning a task whose worker child was lost.
         cls.default_retry_delay = _scaled(cls.backoff[0])
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, **options):
+        """Celery's, except that a unique task that is waiting or running already is not sent
+        again: the result of the one that is."""
+        if not self.unique_for:
+            return super().apply_async(args, kwargs, task_id=task_id, **options)
+        headers = options.pop("headers", None) or {}
+        task_id = task_id or str(uuid.uuid4())
+        token = headers.get(UNIQUE) or task_id  # a retry, release or continuation: ours
+        name = self.unique_lock(args or (), kwargs or {})
+        try:
+            held = locks.take(name, token, self.unique_for)
+        except redis_client.REDIS_ERRORS as exc:
+            raise TransientError(f"unique lock not taken: {exc}") from exc
+        if held != token:
+            log.info("task.unique_dropped name=%s lock=%s held_by=%s", self.name, name, held)
+            return self.AsyncResult(held)
+        headers = {**headers, UNIQUE: token}
+        return super().apply_async(args, kwargs, task_id=task_id, headers=headers, **options)
+
+    def unique_key(self, args: tuple, kwargs: dict) -> str:
+        """What makes two enqueues the same job: by default, the same arguments (by name,
+        however they were passed)."""
+        return json.dumps(self.arguments(args, kwargs), sort_keys=True, default=str)
+
+    def arguments(self, args: tuple, kwargs: dict) -> dict:
+        """The call's arguments by name, defaults included."""
+        bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def unique_lock(self, args: tuple, kwargs: dict) -> str:
+        key = hashlib.sha1(self.unique_key(args, kwargs).encode()).hexdigest()  # noqa: S324
+        return f"unique:{self.name}:{key}"
+
+    def overlap_lock(self, args: tuple, kwargs: dict) -> str | None:
+        if not self.without_overlapping:
+            return None
+        return f"overlap:{self.without_overlapping.format(**self.arguments(args, kwargs))}"
 
     def retry_countdown(self, retry: int) -> float:
         """Seconds before retry number ``retry`` (1-based): the schedule plus jitter."""
@@ -127,13 +198,23 @@ class Task(CeleryTask):
         log.debug("task.start %s", fields)  # at INFO, task.finish (or .retry, .failed) says it
         started = time.monotonic()
         wait = _waited(request)
+        headers = request.headers or {}
         try:
-            result = self.run(*args, **kwargs)
+            skipped = self._skipped(headers, args, kwargs)
+            if skipped:
+                log.info("task.skipped %s reason=%s", fields, skipped)
+                self._ended(headers, args, kwargs, batches.State.SKIPPED)
+                self._observe("skipped", _ms_since(started), wait)
+                return None
+            result = self._run_holding(args, kwargs)
+            if not getattr(request, "continued", False):
+                self._ended(headers, args, kwargs, batches.State.SUCCEEDED)
         except CONTROL_FLOW:
             raise
         except self.transient_errors as exc:
             took = _ms_since(started)
-            if attempt < self.attempts:
+            exceptions = int(headers.get(EXCEPTIONS) or 0) + 1
+            if attempt < self.attempts and exceptions < (self.max_exceptions or self.attempts + 1):
                 self._observe("retried", took, wait)
                 countdown = self.retry_countdown(attempt)
                 log.warning(
@@ -143,7 +224,8 @@ class Task(CeleryTask):
                     countdown,
                     _describe(exc),
                 )
-                raise self.retry(exc=exc, countdown=countdown) from exc
+                again = {**headers, EXCEPTIONS: exceptions}
+                raise self.retry(exc=exc, countdown=countdown, headers=again) from exc
             log.error(
                 "task.failed %s duration_ms=%.1f reason=exhausted error=%s",
                 fields,
@@ -162,6 +244,50 @@ class Task(CeleryTask):
         log.info("task.finish %s duration_ms=%.1f", fields, took)
         self._observe("succeeded", took, wait)
         return result
+
+    def _skipped(self, headers: dict, args: tuple, kwargs: dict) -> str | None:
+        """Why this run is not to run at all, if it is not."""
+        batch = headers.get(batches.BATCH)
+        if batch and batches.batch_cancelled(batch):
+            return "batch_cancelled"
+        lock = self.overlap_lock(args, kwargs)
+        if lock and self.overlap == "skip" and not self._take_overlap(lock, headers):
+            return f"overlapping lock={lock}"
+        return None
+
+    def _run_holding(self, args: tuple, kwargs: dict):
+        """Run under the overlap lock, if the task has one: freed when the run ends, unless the
+        job continues in a new task, which carries it on."""
+        lock = self.overlap_lock(args, kwargs)
+        if lock is None:
+            return self.run(*args, **kwargs)
+        headers = self.request.headers or {}
+        if not self._take_overlap(lock, headers):
+            log.info("task.overlapping id=%s name=%s lock=%s", self.request.id, self.name, lock)
+            self.release(_scaled(self.overlap_release))
+        try:
+            return self.run(*args, **kwargs)
+        finally:
+            if not getattr(self.request, "continued", False):
+                _quietly(locks.free, lock, _overlap_token(self.request))
+
+    def _take_overlap(self, lock: str, headers: dict) -> bool:
+        ttl = (self.time_limit or self.policy.hard_limit) + self.overlap_margin
+        try:
+            return locks.take(lock, _overlap_token(self.request), ttl) == _overlap_token(
+                self.request
+            )
+        except redis_client.REDIS_ERRORS as exc:
+            raise TransientError(f"overlap lock not taken: {exc}") from exc
+
+    def _ended(self, headers: dict, args: tuple, kwargs: dict, state: str) -> None:
+        """The job has its final outcome: count it in its batch, free its locks."""
+        if batch := headers.get(batches.BATCH):
+            batches.batch_job_finished(batch, state=state)
+        if self.unique_for and (token := headers.get(UNIQUE)):
+            _quietly(locks.free, self.unique_lock(args, kwargs), token)
+        if lock := self.overlap_lock(args, kwargs):
+            _quietly(locks.free, lock, _overlap_token(self.request))
 
     def _observe(self, outcome: str | None, took_ms: float | None, wait: float | None) -> None:
         from apps.ops import metrics
@@ -183,7 +309,13 @@ class Task(CeleryTask):
         what is left (the keyword arguments of the next run), or None when it is done; the
         task sends the rest as a new message, so no run outlives its queue's limits."""
         if remaining is not None:
-            self.apply_async(kwargs=remaining)
+            request = self.request
+            carried = {name: (request.headers or {}).get(name) for name in CARRIED}
+            carried[OVERLAP] = _overlap_token(request)
+            request.continued = True  # its locks and its batch pass to the continuation
+            self.apply_async(
+                kwargs=remaining, headers={k: v for k, v in carried.items() if v is not None}
+            )
 
     def release(self, countdown: float, **headers) -> NoReturn:
         """Send this message again, due in ``countdown`` seconds, and end this run: same id,
@@ -265,6 +397,7 @@ def record_final_failure(
     close_old_connections()
 
     request = sender.request
+    headers = request.headers or {}
     row, first = failed_task_record(
         task_id=task_id,
         task_name=sender.name,
@@ -276,7 +409,13 @@ def record_final_failure(
         attempts=request.retries + 1,
         reason=sender.failure_reason(exception),
         hostname=request.hostname or "",
+        headers={name: headers[name] for name in KEPT if name in headers},
     )
+    # Whichever process saw the end: count it and free the locks (idempotent both).
+    try:
+        sender._ended(headers, tuple(args or ()), dict(kwargs or {}), batches.State.FAILED)
+    except Exception:  # a failure hook must not fail; the log says what was not counted
+        log.critical("task.end_not_counted id=%s name=%s", task_id, sender.name, exc_info=True)
     if first:
         sender._observe("failed", None, None)
         sender.final_failure(exception, tuple(args or ()), dict(kwargs or {}))
@@ -303,6 +442,19 @@ def _alert_staff(task: Task, row, exc: BaseException) -> None:
         )
     except Exception:
         log.exception("task.alert_failed name=%s", task.name)
+
+
+def _overlap_token(request) -> str:
+    """The overlap lock's owner: the job's first run, carried on by its continuations."""
+    return (request.headers or {}).get(OVERLAP) or request.id
+
+
+def _quietly(free, *args) -> None:
+    """Free a lock; if Redis does not answer, its TTL frees it."""
+    try:
+        free(*args)
+    except redis_client.REDIS_ERRORS:
+        log.warning("task.lock_not_freed lock=%s", args[0], exc_info=True)
 
 
 def queue_of(task: Task) -> str:

@@ -53,6 +53,15 @@ def prune_history() -> int:
     return history_prune() + sweep_credits_prune()
 
 
+@app.task(unique_for=300)
+def reconcile_batches() -> int:
+    """Beat, every minute: publish batch callbacks that were decided but whose publish was lost.
+    Safe to rerun and to overlap: each is published under its batch's row lock, once."""
+    from apps.ops.batches import batches_reconcile
+
+    return batches_reconcile()
+
+
 @app.task
 def drain_failed_task_spool() -> int:
     """Beat, every minute: move failures spooled in Redis while the database was away into

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -30,6 +32,9 @@ class FailedTask(models.Model):
     failed_at = models.DateTimeField(default=timezone.now, db_index=True)
     tags = models.CharField(
         max_length=500, blank=True, help_text="e.g. payment:<id> (apps/ops/tags.py)"
+    )
+    headers = models.JSONField(
+        default=dict, blank=True, help_text="What a retry carries on: its batch, its chain."
     )
 
     class Meta:
@@ -77,3 +82,63 @@ class AdminEvent(models.Model):
             "timestamp": self.created_at.isoformat(),
             "tags": self.tags.split(),
         }
+
+
+class Batch(models.Model):
+    """Jobs dispatched together, with callbacks when they end (Laravel's job_batches).
+
+    ``pending`` counts jobs with no final outcome yet, ``failed`` those whose last outcome is a
+    failure. ``fired`` names the callbacks already decided (each is decided once), ``unsent``
+    those decided and not yet published (published on commit, else by the reconciler)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    failed_job_ids = models.JSONField(default=list, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    fired = models.JSONField(default=list, blank=True)
+    unsent = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    @property
+    def processed(self) -> int:
+        return self.total - self.pending
+
+    @property
+    def progress(self) -> int:
+        """Processed jobs in % of all, rounded down (100 only when all are processed)."""
+        return 100 if not self.total else self.processed * 100 // self.total
+
+
+class BatchJob(models.Model):
+    """One job of a batch; ``job_id`` is the task id it was first sent with, carried on by its
+    retries, so each job's outcome is counted once however often it runs."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (batch cancelled)"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
+    job_id = models.CharField(max_length=64)
+    task_name = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "job_id"], name="batch_job_once")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.job_id}]"

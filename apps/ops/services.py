@@ -55,6 +55,7 @@ def failed_task_record(
     attempts: int,
     reason: str,
     hostname: str = "",
+    headers: dict | None = None,
 ) -> tuple[FailedTask | None, bool]:
     """Record a final failure once per task id; spool it in Redis if the database is down.
 
@@ -73,6 +74,7 @@ def failed_task_record(
         "hostname": hostname,
         "failed_at": timezone.now(),
         "tags": stored(tags_of(kwargs)),
+        "headers": headers or {},
     }
     try:
         row, created = FailedTask.objects.get_or_create(task_id=task_id, defaults=fields)
@@ -169,6 +171,7 @@ def _publish_retry(retried: Retried, fields: dict) -> None:
             kwargs=fields["kwargs"],
             queue=retried.queue,
             task_id=retried.task_id,
+            headers=fields["headers"],
         )
     except broker.BROKER_ERRORS as exc:
         FailedTask.objects.create(**fields)

@@ -107,3 +107,67 @@ def paced(self, key: str, rate: str, burst: int = 1) -> None:
             }
         ),
     )
+
+
+@app.task(bind=True)
+def batch_job(self, key: str, n: int, fail: bool = False) -> None:
+    """A job of a batch: appends ``n`` to ``key:ran``; fails for good if ``fail`` and
+    ``key:heal`` does not exist."""
+    r = _redis()
+    r.rpush(f"{key}:ran", n)
+    if fail and not r.exists(f"{key}:heal"):
+        raise ValueError(f"job {n} fails")
+
+
+@app.task(bind=True)
+def batch_gate(self, key: str, n: int) -> None:
+    """A job of a batch that waits for ``key:go`` (at most 30 s), then appends ``n``."""
+    r = _redis()
+    r.incr(f"{key}:started")
+    deadline = time.monotonic() + 30
+    while not r.exists(f"{key}:go") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    r.rpush(f"{key}:ran", n)
+
+
+@app.task
+def callback(key: str, which: str, batch: str = "", fail: bool = False) -> None:
+    """A batch's or a chain's callback: appends ``batch`` to ``key:<which>``; fails for good if
+    ``fail`` and ``key:heal`` does not exist."""
+    r = _redis()
+    r.rpush(f"{key}:{which}", batch)
+    if fail and not r.exists(f"{key}:heal"):
+        raise ValueError(f"callback {which} fails")
+
+
+@app.task(bind=True, unique_for=30)
+def unique_block(self, key: str) -> None:
+    """Unique per ``key``: counts its runs and blocks until ``key:release`` (at most 30 s)."""
+    r = _redis()
+    r.incr(f"{key}:started")
+    deadline = time.monotonic() + 30
+    while not r.exists(f"{key}:release") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@app.task(
+    bind=True, without_overlapping="probe {key}", time_limit=6, soft_time_limit=5, overlap_margin=1
+)
+def overlapping(self, key: str, hold: float = 0.0) -> None:
+    """Never two at once per ``key``: records when it ran and as which attempt and release,
+    after holding the lock ``hold`` s (it sleeps on when ``key:pid`` is read: kill it)."""
+    r = _redis()
+    r.set(f"{key}:pid", os.getpid())
+    started = time.time()
+    time.sleep(hold)
+    headers = self.request.headers or {}
+    record = {"id": self.request.id, "start": started, "end": time.time()}
+    record |= {"retries": self.request.retries, "releases": headers.get("releases", 0)}
+    r.rpush(key, json.dumps(record))
+
+
+@app.task(bind=True, attempts=5, max_exceptions=2)
+def exceptional(self, key: str) -> None:
+    """Always raises a transient error: max_exceptions (2) ends it before its 5 attempts."""
+    _redis().rpush(f"{key}:attempts", time.time())
+    raise TransientError(f"probe {key} raises")

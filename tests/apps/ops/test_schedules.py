@@ -44,6 +44,7 @@ QUEUE_OF = {
     "ops: monitor queues": "default",
     "ops: prune history": "default",
     "ops: drain failed-task spool": "default",
+    "ops: reconcile batches": "default",
     "reports: daily": "default",
     "reports: weekly": "default",
     "reports: monthly": "default",
