@@ -47,7 +47,7 @@ import logging
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from celery import Task as CeleryTask
@@ -61,11 +61,14 @@ from celery.exceptions import (
 )
 from celery.signals import task_failure
 from celery.worker.request import Request as CeleryRequest
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from apps.common import bucket, redis_client
 from apps.common.errors import TransientError
 from apps.ops import batches, locks
+from apps.ops.delays import DELAYED, delay_hold, delayed_job_start
 from apps.ops.tags import tags_of
 from config import queues
 from config.celery import PUBLISHED_AT
@@ -142,9 +145,10 @@ class Task(CeleryTask):
 
     def apply_async(self, args=None, kwargs=None, task_id=None, **options):
         """Celery's, except that a unique task that is waiting or running already is not sent
-        again: the result of the one that is."""
+        again (the result of the one that is), and a delay too long for a broker message is
+        held in the database (apps/ops/delays.py)."""
         if not self.unique_for:
-            return super().apply_async(args, kwargs, task_id=task_id, **options)
+            return self._send(args, kwargs, task_id, options)
         headers = options.pop("headers", None) or {}
         task_id = task_id or str(uuid.uuid4())
         token = headers.get(UNIQUE) or task_id  # a retry, release or continuation: ours
@@ -156,8 +160,22 @@ class Task(CeleryTask):
         if held != token:
             log.info("task.unique_dropped name=%s lock=%s held_by=%s", self.name, name, held)
             return self.AsyncResult(held)
-        headers = {**headers, UNIQUE: token}
-        return super().apply_async(args, kwargs, task_id=task_id, headers=headers, **options)
+        return self._send(args, kwargs, task_id, {**options, "headers": {**headers, UNIQUE: token}})
+
+    def _send(self, args, kwargs, task_id, options: dict):
+        wait = _delay_of(options)
+        if wait is None or wait <= settings.DELAY_ETA_MAX:
+            return super().apply_async(args, kwargs, task_id=task_id, **options)
+        kept = {k: v for k, v in options.items() if k in ("queue", "headers", "priority")}
+        due_at = timezone.now() + timedelta(seconds=wait)
+        job = delay_hold(
+            task_name=self.name,
+            args=args,
+            kwargs=kwargs,
+            due_at=due_at,
+            options={**kept, "task_id": task_id},
+        )
+        return self.AsyncResult(job.task_id)
 
     def unique_key(self, args: tuple, kwargs: dict) -> str:
         """What makes two enqueues the same job: by default, the same arguments (by name,
@@ -247,6 +265,10 @@ class Task(CeleryTask):
 
     def _skipped(self, headers: dict, args: tuple, kwargs: dict) -> str | None:
         """Why this run is not to run at all, if it is not."""
+        if (held := headers.get(DELAYED)) and not delayed_job_start(
+            job_id=held, task_id=self.request.id
+        ):
+            return "superseded (a newer copy of this delayed job was published)"
         batch = headers.get(batches.BATCH)
         if batch and batches.batch_cancelled(batch):
             return "batch_cancelled"
@@ -300,8 +322,6 @@ class Task(CeleryTask):
     def budget(self) -> float:
         """Seconds a long job may work before it hands the rest to a new task: a share of
         the soft limit, so no chunk is cut off by it (DESIGN.md: no task runs long)."""
-        from django.conf import settings
-
         return self.soft_time_limit * settings.TASK_BUDGET_SHARE
 
     def continue_with(self, remaining: dict | None) -> None:
@@ -425,8 +445,6 @@ def record_final_failure(
 def _alert_staff(task: Task, row, exc: BaseException) -> None:
     """Mail staff about a task of FAILURE_ALERT_QUEUES that failed for good (seed teams' failed()
     hooks), at most once per task name per cool-down; never a reason for the hook to fail."""
-    from django.conf import settings
-
     if row is None or queue_of(task) not in settings.FAILURE_ALERT_QUEUES:
         return
     from apps.notifications.services import task_failure_alert
@@ -442,6 +460,20 @@ def _alert_staff(task: Task, row, exc: BaseException) -> None:
         )
     except Exception:
         log.exception("task.alert_failed name=%s", task.name)
+
+
+def _delay_of(options: dict) -> float | None:
+    """Seconds until a message sent with these options is due, if it is sent with a delay."""
+    if options.get("countdown") is not None:
+        return float(options["countdown"])
+    eta = options.get("eta")
+    if eta is None:
+        return None
+    if isinstance(eta, str):
+        eta = datetime.fromisoformat(eta)
+    if timezone.is_naive(eta):
+        eta = timezone.make_aware(eta, UTC)
+    return (eta - timezone.now()).total_seconds()
 
 
 def _overlap_token(request) -> str:
@@ -476,8 +508,6 @@ def _waited(request) -> float | None:
 
 
 def _scaled(seconds: float) -> float:
-    from django.conf import settings
-
     return seconds * settings.TASK_BACKOFF_SCALE
 
 

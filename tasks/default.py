@@ -62,6 +62,16 @@ def reconcile_batches() -> int:
     return batches_reconcile()
 
 
+@app.task(unique_for=300)
+def publish_delayed_jobs() -> int:
+    """Beat, every minute: publish the held jobs due soon, and those whose message was lost.
+    Safe to rerun and to overlap: rows are taken under SKIP LOCKED and each copy claims its row
+    when it starts (apps/ops/delays.py)."""
+    from apps.ops.delays import delayed_jobs_publish
+
+    return delayed_jobs_publish()
+
+
 @app.task
 def drain_failed_task_spool() -> int:
     """Beat, every minute: move failures spooled in Redis while the database was away into

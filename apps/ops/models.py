@@ -142,3 +142,26 @@ class BatchJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.job_id}]"
+
+
+class DelayedJob(models.Model):
+    """A job due later than a broker message may safely wait (kombu#337: Redis hands an ETA
+    message unacknowledged past the visibility timeout to a second worker). Published shortly
+    before it is due (apps/ops/delays.py); kept until it has started, so a Redis flush loses
+    nothing: a job published and not started by its due time and a grace is published again."""
+
+    task_name = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True, help_text="queue, headers")
+    due_at = models.DateTimeField(db_index=True)
+    task_id = models.CharField(max_length=64, help_text="The id of its latest publish.")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} due {self.due_at:%Y-%m-%d %H:%M:%S}"

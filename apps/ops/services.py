@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.common.errors import ApplicationError
 from apps.ops import broker
+from apps.ops.delays import delayed_jobs_prune
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.selectors import failed_task_list
 from apps.ops.tags import stored, tags_of
@@ -270,5 +271,12 @@ def history_prune() -> int:
     before = timezone.now() - timedelta(days=settings.HISTORY_KEEP_DAYS)
     failed, _ = FailedTask.objects.filter(failed_at__lt=before).delete()
     events, _ = AdminEvent.objects.filter(created_at__lt=before).delete()
-    log.info("history.pruned failed_tasks=%s events=%s before=%s", failed, events, before)
-    return failed + events
+    delayed = delayed_jobs_prune(before=before)
+    log.info(
+        "history.pruned failed_tasks=%s events=%s delayed_jobs=%s before=%s",
+        failed,
+        events,
+        delayed,
+        before,
+    )
+    return failed + events + delayed

@@ -21,6 +21,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "fanout_prefix": True,
     "fanout_patterns": True,
 }
+# Delays (apps/ops/delays.py): a countdown past DELAY_ETA_MAX is held in the database, not
+# sent as an ETA message, since an ETA message waits unacknowledged and the longest run follows
+# it; held jobs are published DELAY_LEAD before they are due, again if not started DELAY_GRACE
+# after it (the message was lost).
+DELAY_ETA_MAX = env.int(
+    "DELAY_ETA_MAX",
+    default=max(
+        0,
+        CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        - max(q.hard_limit for q in queues.QUEUES)
+        - 60,
+    ),
+)
+DELAY_LEAD = env.int("DELAY_LEAD", default=min(120, DELAY_ETA_MAX))
+DELAY_GRACE = env.int("DELAY_GRACE", default=600)
+DELAY_PUBLISH_CHUNK = 1000
+
 # Results are ignored unless a task asks for them (outcomes live in our models).
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

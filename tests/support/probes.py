@@ -171,3 +171,9 @@ def exceptional(self, key: str) -> None:
     """Always raises a transient error: max_exceptions (2) ends it before its 5 attempts."""
     _redis().rpush(f"{key}:attempts", time.time())
     raise TransientError(f"probe {key} raises")
+
+
+@app.task(bind=True)
+def stamped(self, key: str) -> None:
+    """Appends when it ran and as which task id."""
+    _redis().rpush(key, json.dumps({"at": time.time(), "id": self.request.id}))

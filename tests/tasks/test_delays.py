@@ -1,0 +1,128 @@
+"""Delays under a real worker whose broker visibility timeout is lowered to 6 s, so that a
+delay of several times that stands for the hours a real one may last (kombu#337): held in
+the database, published once, on time, and recovered from the database after a Redis flush."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.common.queue import enqueue_on_commit
+from apps.ops.delays import delayed_jobs_publish
+from apps.ops.models import DelayedJob
+from devstack.processes import wait_for
+from tests.support import probes
+from tests.support.workers import ProbeWorker, broker_holds
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+VISIBILITY = 6
+
+
+@pytest.fixture(scope="module")
+def short_visibility(django_db_setup, django_db_blocker, tmp_path_factory):
+    env = {"BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY), "DELAY_ETA_MAX": "3"}
+    process = ProbeWorker(tmp_path_factory.mktemp("delays"), ["payments"], env=env).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def bounds(settings):
+    """What the enqueuing side and beat's publisher go by, as in the worker."""
+    settings.DELAY_ETA_MAX, settings.DELAY_LEAD, settings.DELAY_GRACE = 3, 2, 4
+
+
+def runs(redis_client, key: str) -> list[dict]:
+    return [json.loads(r) for r in redis_client.lrange(key, 0, -1)]
+
+
+def beat_until(condition, timeout: float = 60, what: str = "condition"):
+    """Run beat's publisher as beat would, until ``condition`` holds."""
+    return wait_for(
+        lambda: delayed_jobs_publish() is not None and condition(),
+        timeout=timeout,
+        interval=0.2,
+        what=what,
+    )
+
+
+def test_a_delay_past_the_visibility_timeout_is_held_and_runs_once_on_time(
+    short_visibility, bounds, empty_queues, redis_client, key
+):
+    delay = 3 * VISIBILITY
+    with transaction.atomic():
+        enqueue_on_commit(probes.stamped, delay=delay, key=key)
+        due = time.time() + delay
+        (job,) = DelayedJob.objects.all()  # written in the caller's transaction
+    assert not broker_holds(redis_client, job.task_id)  # no broker message waits that long
+
+    beat_until(lambda: runs(redis_client, key), timeout=delay + 30, what="the delayed run")
+    (run,) = runs(redis_client, key)
+    assert -0.05 <= run["at"] - due <= 1.0  # on time
+    assert run["id"] == job.task_id
+    # Past another visibility timeout after it ran, nothing runs it again.
+    beat_until(lambda: time.time() > run["at"] + VISIBILITY + 2, what="a visibility timeout")
+    assert len(runs(redis_client, key)) == 1
+    job.refresh_from_db()
+    assert job.started_at is not None
+
+
+def test_a_short_delay_stays_a_broker_message(
+    short_visibility, bounds, empty_queues, redis_client, key
+):
+    sent = time.time()
+    with transaction.atomic():
+        enqueue_on_commit(probes.stamped, delay=1, key=key)
+    assert not DelayedJob.objects.exists()
+    (run,) = wait_for(lambda: runs(redis_client, key), what="the short delay")
+    assert run["at"] - sent >= 1 - 0.05
+
+
+def test_a_two_hour_delay_survives_a_redis_flush(
+    short_visibility, bounds, empty_queues, redis_client, key
+):
+    with transaction.atomic():
+        enqueue_on_commit(probes.stamped, delay=2 * 3600, key=key)
+    delayed_jobs_publish()  # two hours away: nothing to publish yet
+    (job,) = DelayedJob.objects.all()
+    assert job.published_at is None
+
+    redis_client.flushall()
+    # Two hours pass: the row is moved to stand for it.
+    due = timezone.now() + timedelta(seconds=1)
+    DelayedJob.objects.filter(pk=job.pk).update(due_at=due)
+    beat_until(lambda: runs(redis_client, key), what="the run after the flush")
+    (run,) = runs(redis_client, key)
+    assert -0.05 <= run["at"] - due.timestamp() <= 1.0
+
+
+def test_a_published_job_whose_message_was_lost_is_published_again_and_runs_once(
+    short_visibility, bounds, empty_queues, redis_client, key
+):
+    with transaction.atomic():
+        enqueue_on_commit(probes.stamped, delay=3600, key=key)
+    (job,) = DelayedJob.objects.all()
+    DelayedJob.objects.filter(pk=job.pk).update(due_at=timezone.now() + timedelta(seconds=2))
+    assert delayed_jobs_publish() == 1
+    first = DelayedJob.objects.get().task_id
+    # Its grace passes before it could start (a lost message, or one still queued): the
+    # publisher sends a new copy; whichever starts first is superseded or claims the row.
+    past_grace = timezone.now() - timedelta(seconds=5)
+    DelayedJob.objects.filter(pk=job.pk).update(due_at=past_grace, published_at=past_grace)
+    assert delayed_jobs_publish() == 1
+    second = DelayedJob.objects.get().task_id
+    assert second != first
+    assert delayed_jobs_publish() == 0  # once a grace, not at every beat
+
+    wait_for(lambda: runs(redis_client, key), what="the new copy")
+    wait_for(
+        lambda: not broker_holds(redis_client, first) and not broker_holds(redis_client, second),
+        what="both copies acknowledged",
+    )
+    (run,) = runs(redis_client, key)
+    assert run["id"] == second
+    assert "superseded" in short_visibility.log()
