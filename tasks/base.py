@@ -67,7 +67,7 @@ from django.utils import timezone
 
 from apps.common import bucket, redis_client
 from apps.common.errors import TransientError
-from apps.ops import batches, locks
+from apps.ops import batches, chains, locks
 from apps.ops.delays import DELAYED, delay_hold, delayed_job_start
 from apps.ops.tags import tags_of
 from config import queues
@@ -86,8 +86,8 @@ UNIQUE = "unique"
 OVERLAP = "overlap"
 EXCEPTIONS = "exceptions"
 # What a continuation carries on, and what a failed task keeps for its retry.
-CARRIED = (UNIQUE, OVERLAP, batches.BATCH)
-KEPT = (batches.BATCH,)
+CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH)
+KEPT = (batches.BATCH, chains.CATCH)
 
 DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -333,8 +333,11 @@ class Task(CeleryTask):
             carried = {name: (request.headers or {}).get(name) for name in CARRIED}
             carried[OVERLAP] = _overlap_token(request)
             request.continued = True  # its locks and its batch pass to the continuation
+            rest, request.chain = request.chain, None  # and the rest of its chain
             self.apply_async(
-                kwargs=remaining, headers={k: v for k, v in carried.items() if v is not None}
+                kwargs=remaining,
+                headers={k: v for k, v in carried.items() if v is not None},
+                chain=rest,
             )
 
     def release(self, countdown: float, **headers) -> NoReturn:
@@ -429,7 +432,7 @@ def record_final_failure(
         attempts=request.retries + 1,
         reason=sender.failure_reason(exception),
         hostname=request.hostname or "",
-        headers={name: headers[name] for name in KEPT if name in headers},
+        workflow=_workflow(request, headers),
     )
     # Whichever process saw the end: count it and free the locks (idempotent both).
     try:
@@ -440,6 +443,18 @@ def record_final_failure(
         sender._observe("failed", None, None)
         sender.final_failure(exception, tuple(args or ()), dict(kwargs or {}))
         _alert_staff(sender, row, exception)
+        try:
+            chains.chain_catch_send(headers, failed_task_id=task_id)
+        except redis_client.REDIS_ERRORS:
+            log.critical("chain.catch_not_sent failed_task_id=%s", task_id, exc_info=True)
+
+
+def _workflow(request, headers: dict) -> dict:
+    """What a retry of this failed task must carry on: its batch, chain and chain's catch."""
+    kept = {name: headers[name] for name in KEPT if name in headers}
+    if request.chain:
+        kept[chains.REST] = request.chain
+    return kept
 
 
 def _alert_staff(task: Task, row, exc: BaseException) -> None:

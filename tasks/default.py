@@ -81,7 +81,7 @@ def drain_failed_task_spool() -> int:
     return failed_tasks_drain_spool()
 
 
-@app.task
+@app.task(unique_for=3600)
 def send_report(period: str = "day") -> str:
     """Beat, daily at 02:00, weekly on Sunday at 06:00, monthly on the 1st at 07:00: what the
     last period moved, mailed to ADMINS. Read only."""

@@ -3,11 +3,12 @@
 from config.celery import app
 
 
-@app.task(bind=True)
+@app.task(bind=True, without_overlapping="maturation:mature", overlap="skip")
 def mature_balances(self, run: str = "") -> int:
     """Beat, hourly: PENDING earnings past matures_at move from pending to withdrawable,
     set-based, in chunks; past its time budget it continues in a new task of the same run,
-    and the run's digests follow it. Safe to rerun and to overlap, as disburse_commissions."""
+    and the run's digests follow it. Not two runs at once, and safe to rerun and to overlap
+    all the same, as disburse_commissions."""
     from apps.wallets.services import balances_mature
 
     # Beat starts a run with no arguments; its continuations carry its id.

@@ -29,7 +29,7 @@ def deliver_sms(self, notification_id: str, again: str = "") -> str:
     return notification_deliver(notification_id=int(notification_id), run_id=self.request.id)
 
 
-@app.task
+@app.task(unique_for=300)
 def reconcile_notifications() -> dict:
     """Beat, every minute: send again deliveries whose message was lost, settle runs that
     died, resume stalled broadcasts. Safe to rerun: each row is claimed by a conditional update,

@@ -47,7 +47,7 @@ def settle_stk_by_query(stk_request_id: str) -> None:
     stk_request_settle_by_query(stk_request_id=int(stk_request_id))
 
 
-@app.task
+@app.task(unique_for=300)
 def reconcile_payments() -> dict:
     """Beat, every minute: query, re-send or expire payments stuck on the way. Safe to rerun:
     each payment it touches is claimed by a conditional update first."""

@@ -22,7 +22,7 @@ def provision_subscription(subscription_id: str) -> str:
     return subscription_provision(subscription_id=int(subscription_id))
 
 
-@app.task
+@app.task(unique_for=300)
 def reconcile_subscriptions() -> int:
     """Beat, every minute: send again the router job of subscriptions stuck PENDING. Safe to
     rerun: each one is claimed first, and provisioning twice updates the same user."""

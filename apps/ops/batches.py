@@ -242,7 +242,7 @@ def batch_retry_failed(*, batch_id) -> list:
     if batch is None:
         raise ApplicationError(f"No batch with id {batch_id}.")
     ids = list(
-        FailedTask.objects.filter(**{f"headers__{BATCH}__id": str(batch.pk)})
+        FailedTask.objects.filter(**{f"workflow__{BATCH}__id": str(batch.pk)})
         .order_by("failed_at", "id")
         .values_list("pk", flat=True)
     )

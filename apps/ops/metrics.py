@@ -18,7 +18,7 @@ log = logging.getLogger("conveyor.metrics")
 
 PREFIX = "metrics"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-OUTCOMES = ("succeeded", "failed", "retried", "released")
+OUTCOMES = ("succeeded", "failed", "retried", "released", "skipped")
 RECENT = 500  # runtimes kept per queue
 MINUTES_KEPT = 120
 TICK = 10  # s: the last minute's throughput is counted in six of these

@@ -33,8 +33,10 @@ class FailedTask(models.Model):
     tags = models.CharField(
         max_length=500, blank=True, help_text="e.g. payment:<id> (apps/ops/tags.py)"
     )
-    headers = models.JSONField(
-        default=dict, blank=True, help_text="What a retry carries on: its batch, its chain."
+    workflow = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What a retry carries on: its batch, the rest of its chain, the chain's catch.",
     )
 
     class Meta:

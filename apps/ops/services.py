@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.common.errors import ApplicationError
-from apps.ops import broker
+from apps.ops import broker, chains
 from apps.ops.delays import delayed_jobs_prune
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.selectors import failed_task_list
@@ -56,7 +56,7 @@ def failed_task_record(
     attempts: int,
     reason: str,
     hostname: str = "",
-    headers: dict | None = None,
+    workflow: dict | None = None,
 ) -> tuple[FailedTask | None, bool]:
     """Record a final failure once per task id; spool it in Redis if the database is down.
 
@@ -75,7 +75,7 @@ def failed_task_record(
         "hostname": hostname,
         "failed_at": timezone.now(),
         "tags": stored(tags_of(kwargs)),
-        "headers": headers or {},
+        "workflow": workflow or {},
     }
     try:
         row, created = FailedTask.objects.get_or_create(task_id=task_id, defaults=fields)
@@ -172,7 +172,7 @@ def _publish_retry(retried: Retried, fields: dict) -> None:
             kwargs=fields["kwargs"],
             queue=retried.queue,
             task_id=retried.task_id,
-            headers=fields["headers"],
+            **chains.retry_options(fields["workflow"]),
         )
     except broker.BROKER_ERRORS as exc:
         FailedTask.objects.create(**fields)

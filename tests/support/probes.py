@@ -131,11 +131,13 @@ def batch_gate(self, key: str, n: int) -> None:
 
 
 @app.task
-def callback(key: str, which: str, batch: str = "", fail: bool = False) -> None:
-    """A batch's or a chain's callback: appends ``batch`` to ``key:<which>``; fails for good if
-    ``fail`` and ``key:heal`` does not exist."""
+def callback(
+    key: str, which: str, batch: str = "", failed_task_id: str = "", fail: bool = False
+) -> None:
+    """A batch's or a chain's callback: appends ``batch`` or ``failed_task_id`` to
+    ``key:<which>``; fails for good if ``fail`` and ``key:heal`` does not exist."""
     r = _redis()
-    r.rpush(f"{key}:{which}", batch)
+    r.rpush(f"{key}:{which}", batch or failed_task_id)
     if fail and not r.exists(f"{key}:heal"):
         raise ValueError(f"callback {which} fails")
 
@@ -177,3 +179,22 @@ def exceptional(self, key: str) -> None:
 def stamped(self, key: str) -> None:
     """Appends when it ran and as which task id."""
     _redis().rpush(key, json.dumps({"at": time.time(), "id": self.request.id}))
+
+
+@app.task(bind=True)
+def link(self, key: str, n: int, fail: bool = False) -> None:
+    """A link of a chain: appends ``n`` to ``key``; fails for good if ``fail`` and ``key:heal``
+    does not exist."""
+    r = _redis()
+    if fail and not r.exists(f"{key}:heal"):
+        raise ValueError(f"link {n} fails")
+    r.rpush(key, n)
+
+
+@app.task(bind=True)
+def long_link(self, key: str, n: int, left: int = 2) -> None:
+    """A link that continues in new tasks ``left`` times before it appends ``n`` to ``key``."""
+    if left:
+        self.continue_with({"key": key, "n": n, "left": left - 1})
+        return
+    _redis().rpush(key, n)

@@ -49,15 +49,52 @@ def rows_in(log: str) -> int:
     return sum(int(n) for n in re.findall(r"commissions\.disburse\.chunk rows=(\d+)", log))
 
 
-def test_two_runs_at_once_on_two_workers_credit_every_row_once(tmp_path, empty_queues):
+LOCK = "lock:overlap:commissions:disburse"
+
+
+def test_a_run_that_starts_while_one_runs_is_skipped(tmp_path, empty_queues, redis_client):
+    owed = pending_rows(20_000, 1_000)
+    env = {"SWEEP_CHUNK_ROWS": "1000", "TASK_BUDGET_SHARE": "0"}  # a new task per chunk
+    workers = [
+        ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start() for _ in range(2)
+    ]
+    try:
+        disburse_commissions.delay()
+        wait_for(lambda: redis_client.exists(LOCK), what="the first run to hold the lock")
+        disburse_commissions.delay()  # beat's next run, early
+        wait_for(
+            lambda: any("finished=True" in w.log() for w in workers),
+            timeout=120,
+            what="the run to finish",
+        )
+    finally:
+        for w in workers:
+            w.stop()
+    logs = "".join(w.log() for w in workers)
+    assert logs.count("reason=overlapping lock=overlap:commissions:disburse") == 1
+    assert len(set(re.findall(r"commissions\.disburse\.done run=(\S+)", logs))) == 1  # one run
+    assert sum(rows_in(w.log()) for w in workers) == 20_000
+    assert not redis_client.exists(LOCK)  # freed when the run ended
+    credited_once(owed)
+
+
+def test_two_runs_at_once_on_two_workers_credit_every_row_once(
+    tmp_path, empty_queues, redis_client
+):
     owed = pending_rows(60_000, 2_000)
     env = {"SWEEP_CHUNK_ROWS": "1000"}
     workers = [
         ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start() for _ in range(2)
     ]
     try:
-        for _ in workers:
-            disburse_commissions.delay()
+        disburse_commissions.delay()
+        wait_for(
+            lambda: any("commissions.disburse.chunk" in w.log() for w in workers),
+            timeout=60,
+            what="the first run to be under way",
+        )
+        redis_client.delete(LOCK)  # as if its TTL ran out: the money SQL must hold on its own
+        disburse_commissions.delay()
         wait_for(
             lambda: all("commissions.disburse.done" in w.log() for w in workers),
             timeout=120,
@@ -95,6 +132,7 @@ def test_a_worker_killed_mid_disbursement_is_finished_by_the_next_run(
 
     replacement = ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start()
     try:
+        redis_client.delete(LOCK)  # the killed run's lock: its TTL has run out by the next hour
         disburse_commissions.delay()  # the next hourly run
         wait_for(
             lambda: not CommissionLedger.objects.filter(status="pending").exists(),
