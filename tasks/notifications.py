@@ -51,3 +51,12 @@ def advance_broadcast(self, broadcast_id: str) -> int:
     )
     self.continue_with(remaining)
     return written
+
+
+@app.task
+def announce_rate_change(event_id: str) -> int:
+    """Listener of commission_rate_changed: a broadcast to every active member. Safe to rerun:
+    one broadcast per event (its key)."""
+    from apps.notifications.services import broadcast_for_event
+
+    return broadcast_for_event(event_id=int(event_id))

@@ -58,6 +58,10 @@ def _purge() -> None:
     with app.connection_for_write() as conn:
         for name in queues.NAMES:
             conn.default_channel.queue_purge(name)
+        # A purged job's unique lock goes with it, or its next enqueue would be dropped.
+        client = conn.default_channel.client
+        for lock in client.scan_iter(match="lock:unique:*"):
+            client.delete(lock)
 
 
 @pytest.fixture(scope="module")

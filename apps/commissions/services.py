@@ -9,7 +9,9 @@ from apps.accounts.selectors import member_upline
 from apps.commissions.models import CommissionLedger, CommissionRate
 from apps.commissions.selectors import commission_rates_active
 from apps.common.money import CENT
-from apps.notifications.services import broadcast_start
+from apps.notifications.services import broadcast_check
+from apps.ops.models import AdminEvent
+from apps.ops.services import event_emit
 from apps.wallets.ledger_sweep import LedgerSweep
 from apps.wallets.services import sweep_advance
 
@@ -69,8 +71,9 @@ def commissions_record(
 
 
 def commission_rate_save(*, rate: CommissionRate) -> bool:
-    """Save a rate staff edited; when its percentage changed, every active member is told
-    (a broadcast, written in chunks on the notifications queue). True if they are told."""
+    """Save a rate staff edited; when its percentage changed, the commission_rate_changed
+    event tells every active member (its listener broadcasts, in chunks, on the notifications
+    queue). True if they are told."""
     with transaction.atomic():
         before = CommissionRate.objects.select_for_update().filter(pk=rate.pk).first()
         rate.full_clean()
@@ -79,10 +82,16 @@ def commission_rate_save(*, rate: CommissionRate) -> bool:
         if old == rate.rate or not rate.is_active:
             return False
         old_text = "0" if old is None else _percent(old)
-        broadcast_start(
-            kind="commission_rate_changed",
-            context={"level": rate.level, "old_rate": old_text, "new_rate": _percent(rate.rate)},
-            title=f"Level {rate.level} rate: {old_text}% to {_percent(rate.rate)}%",
+        context = {"level": rate.level, "old_rate": old_text, "new_rate": _percent(rate.rate)}
+        kind = AdminEvent.Type.COMMISSION_RATE_CHANGED
+        broadcast_check(kind=kind, context=context)  # a bad template fails the save, not later
+        event_emit(
+            type=kind,
+            payload={
+                "kind": kind,
+                "context": context,
+                "title": f"Level {rate.level} rate: {old_text}% to {_percent(rate.rate)}%",
+            },
         )
     return True
 

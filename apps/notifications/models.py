@@ -120,6 +120,9 @@ class Broadcast(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     cursor = models.BigIntegerField(default=0, help_text="The last member id written.")
+    key = models.CharField(
+        max_length=100, unique=True, null=True, blank=True, help_text="e.g. event:<id>: once."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

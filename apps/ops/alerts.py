@@ -10,7 +10,7 @@ from django.core.mail import mail_admins
 from apps.common import redis_client
 from apps.ops.models import AdminEvent
 from apps.ops.selectors import QueueState
-from apps.ops.services import admin_event_emit
+from apps.ops.services import event_emit
 
 log = logging.getLogger("conveyor.ops.alerts")
 
@@ -34,7 +34,7 @@ def queues_alert(statuses: list[QueueState]) -> list[str]:
             "max_wait": status.max_wait,
             "workers": list(status.workers),
         }
-        admin_event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload=payload)
+        event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload=payload)
         summary = (
             f"queue {status.name} is busy: {status.depth} waiting (max {status.max_depth}), "
             f"oldest {payload['oldest_wait']} s (max {status.max_wait} s), "

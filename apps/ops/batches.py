@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from celery import signature
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError
@@ -234,13 +235,11 @@ def batches_reconcile() -> int:
     return sent
 
 
-def batch_retry_failed(*, batch_id) -> list:
+def batch_retry_failed(*, batch_id) -> tuple[list, list[str]]:
     """Retry the batch's failed jobs from FailedTask (artisan queue:retry-batch)."""
     from apps.ops.services import failed_tasks_retry
 
-    batch = Batch.objects.filter(pk=batch_uuid(batch_id)).first()
-    if batch is None:
-        raise ApplicationError(f"No batch with id {batch_id}.")
+    batch = batch_get(batch_id=batch_id)
     ids = list(
         FailedTask.objects.filter(**{f"workflow__{BATCH}__id": str(batch.pk)})
         .order_by("failed_at", "id")
@@ -305,3 +304,35 @@ def batch_summary(batch: Batch) -> dict:
 def batch_list(*, limit: int = 50) -> list[dict]:
     """The newest batches first."""
     return [batch_summary(b) for b in Batch.objects.order_by("-created_at")[:limit]]
+
+
+def batch_get(*, batch_id) -> Batch:
+    batch = Batch.objects.filter(pk=batch_uuid(batch_id)).first()
+    if batch is None:
+        raise ApplicationError(f"No batch with id {batch_id}.")
+    return batch
+
+
+def batch_detail(*, batch_id) -> dict:
+    """A batch with its jobs counted by state and its failed jobs as FailedTask has them."""
+    batch = batch_get(batch_id=batch_id)
+    states = dict.fromkeys(State.values, 0)
+    for row in batch.jobs.values("state").annotate(n=Count("id")):
+        states[row["state"]] = row["n"]
+    failures = FailedTask.objects.filter(**{f"workflow__{BATCH}__id": str(batch.pk)})
+    return {
+        **batch_summary(batch),
+        "states": states,
+        "failures": [
+            {
+                "id": row.pk,
+                "task_id": row.task_id,
+                "task": row.task_name,
+                "failed_at": row.failed_at,
+                "attempts": row.attempts,
+                "reason": row.reason,
+                "error": row.error_summary(),
+            }
+            for row in failures.order_by("failed_at", "id")[:200]
+        ],
+    }

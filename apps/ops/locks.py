@@ -8,6 +8,7 @@ lost host) frees it by the TTL alone.
 """
 
 import secrets
+from functools import cache
 
 from apps.common import redis_client
 
@@ -38,13 +39,15 @@ def new_token() -> str:
 def take(name: str, token: str, ttl: float) -> str:
     """Take lock ``name`` for ``token`` for ``ttl`` seconds; the token that holds it now (this
     one if taken). Raises redis_client.REDIS_ERRORS when Redis does not answer."""
-    held = _script(TAKE)(keys=[_key(name)], args=[token, max(1, int(ttl * 1000))])
+    held = _script(redis_client.client(), TAKE)(
+        keys=[_key(name)], args=[token, max(1, int(ttl * 1000))]
+    )
     return held.decode() if isinstance(held, bytes) else held
 
 
 def free(name: str, token: str) -> bool:
     """Free lock ``name`` if ``token`` holds it; whether it did."""
-    return bool(_script(FREE)(keys=[_key(name)], args=[token]))
+    return bool(_script(redis_client.client(), FREE)(keys=[_key(name)], args=[token]))
 
 
 def holder(name: str) -> str | None:
@@ -56,11 +59,8 @@ def _key(name: str) -> str:
     return f"{PREFIX}:{name}"
 
 
-_scripts: dict[str, object] = {}
-
-
-def _script(source: str):
-    # Registered once per process; redis-py reloads it by EVALSHA/EVAL when Redis lost it.
-    if source not in _scripts:
-        _scripts[source] = redis_client.client().register_script(source)
-    return _scripts[source]
+@cache
+def _script(client, source: str):
+    # Once per client (the broker URL may change) and script; redis-py loads it again by
+    # EVALSHA/EVAL when Redis lost it.
+    return client.register_script(source)

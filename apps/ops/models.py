@@ -51,8 +51,9 @@ class FailedTask(models.Model):
 
 
 class AdminEvent(models.Model):
-    """Something staff should see: stored here and pushed live on the Redis channel
-    ``admin-notifications`` (see apps.ops.services.admin_event_emit)."""
+    """A domain event: stored here, pushed live to staff on the Redis channel
+    ``admin-notifications`` and handed to its queued listeners (config/events.py), by
+    apps.ops.services.event_emit."""
 
     class Type(models.TextChoices):
         PAYMENT_PROCESSED = "payment_processed", "PaymentProcessed"
@@ -61,6 +62,7 @@ class AdminEvent(models.Model):
         USER_PROVISIONED = "user_provisioned", "UserProvisioned"
         PROVISIONING_FAILED = "provisioning_failed", "ProvisioningFailed"
         QUEUE_BUSY = "queue_busy", "QueueBusy"
+        COMMISSION_RATE_CHANGED = "commission_rate_changed", "CommissionRateChanged"
 
     type = models.CharField(max_length=32, choices=Type.choices, db_index=True)
     payload = models.JSONField()

@@ -33,6 +33,10 @@ def failed_tasks_summary(*, since, until) -> dict[str, int]:
     return dict(rows.values_list("queue").annotate(n=Count("pk")).order_by())
 
 
+def admin_event_get(*, event_id: int) -> AdminEvent | None:
+    return AdminEvent.objects.filter(pk=event_id).first()
+
+
 def admin_event_list(*, tag: str = "", after_id: int | None = None) -> QuerySet[AdminEvent]:
     """Events newest first; with ``after_id``, those after it, oldest first (a catch-up)."""
     rows = AdminEvent.objects.all()

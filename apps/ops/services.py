@@ -16,7 +16,7 @@ from apps.ops.delays import delayed_jobs_prune
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.selectors import failed_task_list
 from apps.ops.tags import stored, tags_of
-from config import queues, schedules
+from config import events, queues, schedules
 from config.celery import app
 
 log = logging.getLogger("conveyor.ops")
@@ -27,14 +27,23 @@ SPOOL_KEY = "ops:failed-tasks:spool"
 ADMIN_CHANNEL = "admin-notifications"
 
 
-def admin_event_emit(*, type: str, payload: dict) -> AdminEvent:
-    """Store an event for staff and, once the transaction commits, publish it live.
+def event_emit(*, type: str, payload: dict) -> AdminEvent:
+    """Store a domain event and, once the transaction commits, publish it live to staff and
+    send each of its listeners (config/events.py) as its own task.
 
-    The row is the record; the publish is best effort (a page that missed it reloads).
+    The row is the record; the live publish is best effort (a page that missed it reloads).
+    A listener the broker did not take is logged; its event row says what it should have done.
     """
     event = AdminEvent.objects.create(type=type, payload=payload, tags=stored(tags_of(payload)))
     transaction.on_commit(lambda: _publish(event))
+    for listener in events.LISTENERS[type]:
+        transaction.on_commit(lambda name=listener: _hand_to(event, name), robust=True)
     return event
+
+
+def _hand_to(event: AdminEvent, listener: str) -> None:
+    short = listener.rsplit(".", 1)[-1]
+    app.send_task(listener, kwargs={"event_id": str(event.pk)}, task_id=f"event-{event.pk}-{short}")
 
 
 def _publish(event: AdminEvent) -> None:

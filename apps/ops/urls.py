@@ -7,6 +7,20 @@ ops = [
     path("data/", views.data, name="data"),
     path("events/", views.events, name="events"),
     path("failed/flush/", views.failed_flush, name="failed-flush"),
+    path("batches/<str:batch_id>/", views.batch_page, name="batch"),
+    path("batches/<str:batch_id>/data/", views.batch_data, name="batch-data"),
+    path(
+        "batches/<str:batch_id>/retry/",
+        views.batch_action,
+        {"action": "retry"},
+        name="batch-retry",
+    ),
+    path(
+        "batches/<str:batch_id>/cancel/",
+        views.batch_action,
+        {"action": "cancel"},
+        name="batch-cancel",
+    ),
     path(
         "failed/<int:failed_task_id>/retry/",
         views.failed_action,

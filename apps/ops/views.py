@@ -9,7 +9,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.common.errors import ApplicationError
-from apps.ops import broker, panels, prometheus, selectors
+from apps.ops import batches, broker, panels, prometheus, selectors
 from apps.ops.services import (
     ADMIN_CHANNEL,
     failed_task_forget,
@@ -78,8 +78,54 @@ def data(request):
             "events": selectors.event_rows(tag),
             "schedules": selectors.schedule_rows(),
             "panels": panels.panel_rows(),
+            "batches": batches.batch_list(limit=20),
         }
     )
+
+
+@never_cache
+@staff_member_required
+def batch_page(request, batch_id: str):
+    """One batch: its progress, its jobs by state, its failed jobs; retry and cancel."""
+    try:
+        batch = batches.batch_get(batch_id=batch_id)
+    except ApplicationError as exc:
+        raise Http404(str(exc)) from None
+    context = {
+        "title": f"Batch {batch}",
+        "batch_id": str(batch.pk),
+        "site_header": "Conveyor",
+        "has_permission": True,
+    }
+    return render(request, "ops/batch.html", context)
+
+
+@never_cache
+@require_GET
+@staff_only
+def batch_data(request, batch_id: str):
+    try:
+        return JsonResponse(batches.batch_detail(batch_id=batch_id))
+    except ApplicationError as exc:
+        return JsonResponse({"error": {"code": "not_found", "message": str(exc)}}, status=404)
+
+
+@require_POST
+@staff_only
+def batch_action(request, batch_id: str, action: str):
+    try:
+        if action == "retry":
+            retried, errors = batches.batch_retry_failed(batch_id=batch_id)
+            if errors:
+                raise ApplicationError("; ".join(errors))
+            result = {"retried": len(retried)}
+        else:
+            batches.batch_cancel(batch_id=batch_id)
+            result = {}
+    except ApplicationError as exc:
+        return JsonResponse({"error": {"code": "not_done", "message": str(exc)}}, status=409)
+    log.info("ops.batch.%s id=%s by=%s", action, batch_id, request.user.pk)
+    return JsonResponse({"ok": True, **result})
 
 
 @require_POST

@@ -2,7 +2,6 @@
 against the live server, with real workers behind it."""
 
 import os
-import shutil
 import time
 from io import StringIO
 from pathlib import Path
@@ -15,60 +14,25 @@ from apps.ops.models import AdminEvent, FailedTask
 from config import queues
 from devstack.processes import wait_for
 from tasks.default import monitor_queues
-from tests.support.factories import MemberFactory
+from tests.browser.conftest import sign_in
 from tests.support.probes import fail
 from tests.support.workers import ProbeWorker
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "a-staff-password-1"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ops-page.png"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM:
-        if os.environ.get("REQUIRE_BROWSER"):  # CI installs it: there, missing is a failure
-            pytest.fail("Chromium is required here (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still plain synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def test_staff_watch_retry_and_edit_from_the_browser(
     browser, live_server, tmp_path, key, redis_client, empty_queues, settings
 ):
     settings.EVENT_STREAM_SECONDS = 4  # the feed reconnects (and catches up) along the way
-    staff = MemberFactory(is_staff=True, is_superuser=True)
-    staff.set_password(PASSWORD)
-    staff.save()
     call_command("setup_schedules", stdout=StringIO())
     Broadcast.objects.create(kind="commission_rate_changed", title="Level 1 rate", total=8, done=2)
     worker = ProbeWorker(tmp_path, queue_names=["payments", "default"]).start()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{live_server.url}/admin/ops/")
-        page.fill("#id_username", staff.phone)
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_url("**/admin/ops/")
+        sign_in(page, live_server)
         for name in queues.NAMES:
             page.wait_for_selector(f'#queues tr[data-queue="{name}"]')
         # The panels other apps add: notices per channel, broadcasts with their progress.

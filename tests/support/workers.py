@@ -89,12 +89,19 @@ def held(redis_client, queue: str) -> dict[str, Held]:
     return found
 
 
-def kill_holding(worker: WorkerProcess, redis_client, queue: str, before: set) -> list[Held]:
-    """SIGKILL ``worker`` once it holds a message of ``queue`` (other than the delivery tags
-    in ``before``) and return what it held then: dead, it acknowledges nothing more, so the
-    hash read after the kill is what the kill interrupted."""
+def kill_holding(
+    worker: WorkerProcess, redis_client, queue: str, before: set, task: str | None = None
+) -> list[Held]:
+    """SIGKILL ``worker`` once it holds a message of ``queue`` (of ``task``, if given; other
+    than the delivery tags in ``before``) and return what it held then: dead, it acknowledges
+    nothing more, so the hash read after the kill is what the kill interrupted."""
+
+    def holding() -> bool:
+        new = [m for tag, m in held(redis_client, queue).items() if tag not in before]
+        return any(task is None or m.task == task for m in new)
+
     wait_for(
-        lambda: held(redis_client, queue).keys() - before,
+        holding,
         timeout=60,
         interval=0.005,
         what=f"a worker to hold a {queue} message",

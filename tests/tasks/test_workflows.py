@@ -15,10 +15,11 @@ from tests.support.workers import ProbeWorker, broker_holds, kill
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def pool(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two children on payments, so two runs can overlap."""
-    process = ProbeWorker(tmp_path_factory.mktemp("pool"), ["payments"], concurrency=2).start()
+@pytest.fixture
+def pool(tmp_path):
+    """Two children on payments, so two runs can overlap; per test, so that no other worker
+    consumes payments while the lock-holder test kills its own."""
+    process = ProbeWorker(tmp_path, ["payments"], concurrency=2).start()
     yield process
     process.stop()
 

@@ -9,7 +9,12 @@
 Callers import from here: ``from apps.notifications.services import notify``.
 """
 
-from apps.notifications.services.broadcasts import broadcast_advance, broadcast_start
+from apps.notifications.services.broadcasts import (
+    broadcast_advance,
+    broadcast_check,
+    broadcast_for_event,
+    broadcast_start,
+)
 from apps.notifications.services.delivery import (
     DeliveryFailed,
     email_pace,
@@ -32,6 +37,8 @@ from apps.notifications.services.writing import (
 __all__ = [
     "DeliveryFailed",
     "broadcast_advance",
+    "broadcast_check",
+    "broadcast_for_event",
     "broadcast_start",
     "email_pace",
     "notification_deliver",

@@ -12,21 +12,47 @@ from apps.common.queue import enqueue_on_commit
 from apps.notifications.kinds import kind_get, render
 from apps.notifications.models import Broadcast
 from apps.notifications.services.writing import notify_members
+from apps.ops.selectors import admin_event_get
 
 log = logging.getLogger("conveyor.notifications")
 
 
-def broadcast_start(*, kind: str, context: dict, title: str) -> Broadcast:
-    """Tell every active member of ``kind``: a Broadcast row, written in chunks by
-    tasks.notifications.advance_broadcast after commit. A template that lacks a variable fails
-    here, in the caller, not in the fan-out."""
+def broadcast_check(*, kind: str, context: dict) -> None:
+    """Raise TemplateMissing now, in the caller, if ``kind`` cannot be rendered with ``context``
+    for a member: not later, in the fan-out."""
     for channel in kind_get(kind).channels:
         render(kind, channel, {"name": "", **context})
+
+
+def broadcast_for_event(*, event_id: int) -> int:
+    """Listener of commission_rate_changed: its broadcast, once per event; the members to tell."""
+    event = admin_event_get(event_id=event_id)
+    if event is None:
+        return 0
+    payload = event.payload
+    with transaction.atomic():
+        broadcast = broadcast_start(
+            kind=payload["kind"],
+            context=payload["context"],
+            title=payload["title"],
+            key=f"event:{event_id}",
+        )
+    return broadcast.total
+
+
+def broadcast_start(*, kind: str, context: dict, title: str, key: str | None = None) -> Broadcast:
+    """Tell every active member of ``kind``: a Broadcast row, written in chunks by
+    tasks.notifications.advance_broadcast after commit. With ``key``, once: a second call
+    returns the first broadcast."""
+    broadcast_check(kind=kind, context=context)
+    if key and (existing := Broadcast.objects.filter(key=key).first()):
+        return existing
     broadcast = Broadcast.objects.create(
         kind=kind,
         context=context,
         title=title[:200],
         total=Member.objects.filter(is_active=True).count(),
+        key=key,
     )
     from tasks import notifications
 

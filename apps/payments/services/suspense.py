@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from apps.common.errors import ApplicationError
 from apps.ops.models import AdminEvent
-from apps.ops.services import admin_event_emit
+from apps.ops.services import event_emit
 from apps.payments import selectors
 from apps.payments.models import Payment, StkRequest, Suspense
 from apps.payments.services.purchases import purchase_create
@@ -77,7 +77,7 @@ def suspense_hold(
             reason,
             payment and payment.pk,
         )
-        admin_event_emit(
+        event_emit(
             type=AdminEvent.Type.PAYMENT_FAILED,
             payload={
                 "payment": payment_payload(payment) if payment else None,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.common.db import savepoint_if_nested
 from apps.common.queue import enqueue_on_commit
 from apps.ops.models import AdminEvent
-from apps.ops.services import admin_event_emit
+from apps.ops.services import event_emit
 from apps.payments import selectors
 from apps.payments.models import Payment
 from tasks import payments as payment_tasks
@@ -124,7 +124,7 @@ def payment_mark_paid(
 
 def payment_event_emit(*, type: str, payment: Payment, **extra) -> None:
     """An admin event about ``payment``; ``extra`` joins its payload."""
-    admin_event_emit(type=type, payload={"payment": payment_payload(payment), **extra})
+    event_emit(type=type, payload={"payment": payment_payload(payment), **extra})
 
 
 def payment_payload(payment: Payment) -> dict:

@@ -14,6 +14,7 @@ from apps.provisioning.services.expiry import (
 from apps.provisioning.services.routers import router_check, router_seed, routers_check
 from apps.provisioning.services.secrets import secrets_rotate
 from apps.provisioning.services.subscriptions import (
+    subscription_buyer_tell,
     subscription_create_for_payment,
     subscription_provision,
     subscription_provisioning_failed,
@@ -26,6 +27,7 @@ __all__ = [
     "router_seed",
     "routers_check",
     "secrets_rotate",
+    "subscription_buyer_tell",
     "subscription_create_for_payment",
     "subscription_end_now",
     "subscription_expire",

@@ -15,7 +15,8 @@ from django.utils import timezone
 from apps.common.queue import enqueue_on_commit
 from apps.notifications.services import notify
 from apps.ops.models import AdminEvent
-from apps.ops.services import admin_event_emit
+from apps.ops.selectors import admin_event_get
+from apps.ops.services import event_emit
 from apps.provisioning import routeros, selectors
 from apps.provisioning.models import Router, Subscription
 from apps.provisioning.radius import radius_rows_create
@@ -94,7 +95,6 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
             )
             if router is not None:
                 Router.objects.filter(pk=router.pk).update(last_seen_at=now, last_error="")
-            _tell_buyer(sub, "wifi_credentials")
     if not moved and sub.router is not None and _ended(sub.pk, now):
         # Expiry ran (or the end passed) while we were at the router: take back our add.
         with routeros.session(sub.router) as api:
@@ -111,10 +111,21 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
     return ProvisionResult.PROVISIONED
 
 
-def _tell_buyer(sub: Subscription, kind: str) -> None:
-    """An SMS to the buyer, once per subscription and kind (a second provisioning after a
-    failure sends the credentials; a rerun sends nothing new)."""
-    notify(
+def subscription_buyer_tell(*, event_id: int, kind: str) -> int:
+    """A listener of user_provisioned and provisioning_failed (config/events.py): an SMS to the
+    buyer of the event's subscription, once per subscription and kind (a second provisioning
+    after a failure sends the credentials; a rerun sends nothing new). Notices written."""
+    event = admin_event_get(event_id=event_id)
+    sub = event and selectors.subscription_get(subscription_id=event.payload["subscription"]["id"])
+    if sub is None:
+        log.warning("subscription.buyer_not_told event=%s kind=%s: gone", event_id, kind)
+        return 0
+    with transaction.atomic():
+        return len(_tell_buyer(sub, kind))
+
+
+def _tell_buyer(sub: Subscription, kind: str) -> list:
+    return notify(
         member=sub.member,
         kind=kind,
         context={
@@ -165,7 +176,6 @@ def subscription_provisioning_failed(*, subscription_id: int, error: str) -> boo
         if not moved:
             return False
         _event(AdminEvent.Type.PROVISIONING_FAILED, sub, router_id=sub.router_id, error=error)
-        _tell_buyer(sub, "provisioning_delayed")
         if sub.router_id:
             Router.objects.filter(pk=sub.router_id).update(last_error=error[:2000])
     return True
@@ -194,7 +204,7 @@ def subscriptions_reconcile() -> int:
 
 
 def _event(type: str, sub: Subscription, **extra) -> None:
-    admin_event_emit(
+    event_emit(
         type=type,
         payload={
             "subscription": {

@@ -1,6 +1,7 @@
 """Disbursement on real workers: overlapping runs credit each row once, a killed run is
 finished by the next, totals exact. PostgreSQL (CI's first pass), as production runs it."""
 
+import contextlib
 import random
 import re
 
@@ -52,13 +53,23 @@ def rows_in(log: str) -> int:
 LOCK = "lock:overlap:commissions:disburse"
 
 
-def test_a_run_that_starts_while_one_runs_is_skipped(tmp_path, empty_queues, redis_client):
-    owed = pending_rows(20_000, 1_000)
-    env = {"SWEEP_CHUNK_ROWS": "1000", "TASK_BUDGET_SHARE": "0"}  # a new task per chunk
+@contextlib.contextmanager
+def two_workers(tmp_path, env: dict):
+    """Two commissions workers, as on two hosts; stopped (logs kept) when the block ends."""
     workers = [
         ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start() for _ in range(2)
     ]
     try:
+        yield workers
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_a_run_that_starts_while_one_runs_is_skipped(tmp_path, empty_queues, redis_client):
+    owed = pending_rows(20_000, 1_000)
+    env = {"SWEEP_CHUNK_ROWS": "1000", "TASK_BUDGET_SHARE": "0"}  # a new task per chunk
+    with two_workers(tmp_path, env) as workers:
         disburse_commissions.delay()
         wait_for(lambda: redis_client.exists(LOCK), what="the first run to hold the lock")
         disburse_commissions.delay()  # beat's next run, early
@@ -67,9 +78,6 @@ def test_a_run_that_starts_while_one_runs_is_skipped(tmp_path, empty_queues, red
             timeout=120,
             what="the run to finish",
         )
-    finally:
-        for w in workers:
-            w.stop()
     logs = "".join(w.log() for w in workers)
     assert logs.count("reason=overlapping lock=overlap:commissions:disburse") == 1
     assert len(set(re.findall(r"commissions\.disburse\.done run=(\S+)", logs))) == 1  # one run
@@ -83,10 +91,7 @@ def test_two_runs_at_once_on_two_workers_credit_every_row_once(
 ):
     owed = pending_rows(60_000, 2_000)
     env = {"SWEEP_CHUNK_ROWS": "1000"}
-    workers = [
-        ProbeWorker(tmp_path, queue_names=["commissions"], env=env).start() for _ in range(2)
-    ]
-    try:
+    with two_workers(tmp_path, env) as workers:
         disburse_commissions.delay()
         wait_for(
             lambda: any("commissions.disburse.chunk" in w.log() for w in workers),
@@ -100,9 +105,6 @@ def test_two_runs_at_once_on_two_workers_credit_every_row_once(
             timeout=120,
             what="both runs to finish",
         )
-    finally:
-        for w in workers:
-            w.stop()
     shares = [rows_in(w.log()) for w in workers]
     assert all(shares) and sum(shares) == 60_000, shares  # both ran, together, disjointly
     credited_once(owed)

@@ -51,7 +51,9 @@ def test_a_rate_change_tells_every_member_once_with_progress(
     try:
         answer = change_rate(staff_client, rate, "0.1250")
         assert answer.status_code == 302, answer.content[:500]
-        broadcast = Broadcast.objects.get()
+        # The rate_changed event's listener starts the broadcast, on the notifications queue.
+        broadcast = wait_for(lambda: Broadcast.objects.first(), what="the listener's broadcast")
+        assert broadcast.key.startswith("event:")
         wait_for(
             lambda: Broadcast.objects.get().state == Broadcast.State.FINISHED,
             timeout=240,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from apps.ops.models import AdminEvent
-from apps.ops.services import ADMIN_CHANNEL, admin_event_emit
+from apps.ops.services import ADMIN_CHANNEL, event_emit
 from devstack.processes import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def test_an_event_is_stored_and_published_after_commit(
     wait_for(lambda: subscriber.get_message(timeout=0.1), what="the subscription")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        event = admin_event_emit(
+        event = event_emit(
             type=AdminEvent.Type.PAYMENT_PROCESSED,
             payload={"payment": {"id": "p-1", "amount": "50.00"}},
         )

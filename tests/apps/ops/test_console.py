@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from apps.ops.models import AdminEvent, FailedTask
-from apps.ops.services import admin_event_emit
+from apps.ops.services import event_emit
 from config import queues
 from tests.support.factories import FailedTaskFactory, MemberFactory
 
@@ -91,10 +91,10 @@ def test_events_stream_to_staff_live_and_catch_up_after_a_reconnect(live_server,
         headers={"Referer": login},
         timeout=10,
     )
-    missed = admin_event_emit(type=AdminEvent.Type.PAYMENT_FAILED, payload={"payment_id": "p1"})
+    missed = event_emit(type=AdminEvent.Type.PAYMENT_FAILED, payload={"payment_id": "p1"})
 
     def later():
-        admin_event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"queue": "payments"})
+        event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"queue": "payments"})
 
     timer = threading.Timer(0.8, later)
     timer.start()

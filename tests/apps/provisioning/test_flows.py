@@ -121,14 +121,17 @@ def test_a_router_down_for_good_fails_then_queue_retry_provisions_it(
     [event] = AdminEvent.objects.filter(type=AdminEvent.Type.PROVISIONING_FAILED)
     assert event.payload["subscription"]["id"] == sub.pk and "refused" in event.payload["error"]
 
-    # The buyer was told we are on it, and gets the credentials once it is done.
+    # The buyer was told we are on it (the event's listener), and gets the credentials once
+    # it is done.
     texts = Notification.objects.filter(member_id=sub.member_id, channel="sms")
+    wait_for(lambda: texts.exists(), what="the provisioning_failed listener")
     assert list(texts.values_list("kind", flat=True)) == ["provisioning_delayed"]
 
     router_sim.knobs(down=False)
     call_command("queue_retry", str(row.pk))
     wait_for(lambda: status_of(sub) == "provisioned", timeout=30, what="the retried job")
     assert [u["name"] for u in router_sim.state()["users"]] == [sub.username]
+    wait_for(lambda: texts.count() == 2, what="the user_provisioned listener")
     assert sorted(texts.values_list("kind", flat=True)) == [
         "provisioning_delayed",
         "wifi_credentials",
@@ -156,9 +159,10 @@ def test_a_provisioning_worker_killed_mid_burst_provisions_each_user_once(
         timeout=60,
         what="the burst to be under way",
     )
-    interrupted = kill_holding(worker, redis_client, "provisioning", before)
-    cut = {int(m.kwargs["subscription_id"]) for m in interrupted}
-    assert cut and cut <= {s.pk for s in subs}, interrupted  # jobs in hand when it died
+    job = "tasks.provisioning.provision_subscription"  # the credentials listeners share the queue
+    interrupted = kill_holding(worker, redis_client, "provisioning", before, task=job)
+    cut = {int(m.kwargs["subscription_id"]) for m in interrupted if m.task == job}
+    assert cut and cut <= {s.pk for s in subs}, interrupted  # router jobs in hand when it died
     assert Subscription.objects.filter(status="provisioned").count() < 100
 
     replacement = start_worker(tmp_path, ["provisioning"])
