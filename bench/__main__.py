@@ -50,7 +50,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["queue", "notify", "stack", "money"],
+        choices=["queue", "workflows", "notify", "stack", "money"],
         help="Run one part (default: all).",
     )
     args = parser.parse_args()
@@ -78,8 +78,8 @@ def main() -> None:
     from bench import money
 
     rows, tables = [], ""
-    if args.only in (None, "queue"):
-        rows += _queue_overhead(args, workdir, server)
+    if args.only in (None, "queue", "workflows"):
+        rows += _queue_overhead(args, workdir, server, only=args.only)
     if args.only in (None, "notify"):
         rows += _notifications(args, workdir)
     server.stop()
@@ -98,10 +98,12 @@ def main() -> None:
     report(rows, tables)
 
 
-def _queue_overhead(args, workdir: Path, server) -> list[dict]:
+def _queue_overhead(args, workdir: Path, server, only: str | None) -> list[dict]:
+    """The no-op throughput of our Task against Celery's, and batch bookkeeping's cost, on one
+    worker of the default queue."""
     import redis
 
-    from bench import queue_overhead
+    from bench import queue_overhead, workflows
     from config import queues
     from devstack.processes import WorkerProcess
 
@@ -115,7 +117,12 @@ def _queue_overhead(args, workdir: Path, server) -> list[dict]:
     try:
         worker.start()
         client = redis.Redis.from_url(server.url, socket_timeout=None)  # BLPOP waits long
-        return queue_overhead.run(worker, client, args.batch, args.rounds)
+        rows = []
+        if only in (None, "queue"):
+            rows += queue_overhead.run(worker, client, args.batch, args.rounds)
+        if only in (None, "workflows"):
+            rows += workflows.run(worker, client, args.batch, args.rounds)
+        return rows
     finally:
         worker.stop()
 

@@ -2,6 +2,7 @@
 redis-server and Celery workers in subprocesses, waited on by polling with a deadline."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,10 +29,34 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server started soon after: below the kernel's range of
+    ephemeral ports, since a port from bind(0) is one the kernel also gives outgoing connections
+    as their source, and one may take it before the server binds it (seen: gunicorn looping on
+    'Address already in use' through a whole test module). Never the same one twice here."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12_000), low - 1)  # noqa: S311
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port below {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def redis_server_binary() -> str:
