@@ -18,6 +18,7 @@ one that fails lands in FailedTask like any task. A decided callback is publishe
 decision commits; one whose publish was lost is published by ``batches_reconcile``.
 """
 
+import inspect
 import logging
 import uuid
 from collections.abc import Sequence
@@ -49,6 +50,9 @@ def batch_dispatch(
     allow_failures: bool = False,
 ) -> Batch:
     """Create the batch and send its jobs (Celery signatures) once the transaction commits."""
+    for sig in (then, catch, finally_):
+        if sig is not None:
+            callback_check(sig, passes="batch")
     options = {
         "allow_failures": allow_failures,
         **{
@@ -67,6 +71,22 @@ def batch_dispatch(
     batch.refresh_from_db()
     log.info("batch.dispatched id=%s name=%r jobs=%d", batch.pk, name, len(jobs))
     return batch
+
+
+def callback_check(sig, *, passes: str) -> None:
+    """Refuse now, with a clear error, a callback whose task cannot take ``passes=``: Celery
+    would refuse it only when it is sent, long after the caller has gone."""
+    app.loader.import_default_modules()
+    sig = signature(sig, app=app)
+    task = app.tasks.get(sig.task)
+    if task is None:
+        raise ApplicationError(f"{sig.task} is not a registered task.")
+    try:
+        inspect.signature(task.run).bind(*sig.args, **{**sig.kwargs, passes: ""})
+    except TypeError as exc:
+        raise ApplicationError(
+            f"{sig.task} cannot be this callback: it is called with {passes}= ({exc})."
+        ) from None
 
 
 def batch_add(*, batch_id, jobs: Sequence) -> Batch:

@@ -15,6 +15,7 @@ import logging
 from celery import chain, signature
 from django.db import transaction
 
+from apps.ops.batches import callback_check
 from config.celery import app
 
 log = logging.getLogger("conveyor.chains")
@@ -27,6 +28,7 @@ def chain_dispatch(*links, catch=None):
     """Send the links as a chain once the transaction commits; ``catch`` runs if one fails."""
     links = [signature(link).clone() for link in links]
     if catch is not None:
+        callback_check(catch, passes="failed_task_id")
         for link in links:
             link.set(headers={**link.options.get("headers", {}), CATCH: dict(catch)})
     transaction.on_commit(lambda: chain(*links).apply_async())

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from apps.common.errors import ApplicationError
 from apps.ops.chains import chain_dispatch
 from apps.ops.models import FailedTask
 from devstack.processes import wait_for
@@ -46,3 +47,8 @@ def test_a_link_that_continues_hands_the_rest_of_the_chain_on(
         chain_dispatch(probes.long_link.si(key, 1), probes.link.si(key, 2))
     wait_for(lambda: redis_client.llen(key) == 2, what="both links")
     assert redis_client.lrange(key, 0, -1) == ["1", "2"]  # the second after the continuations
+
+
+def test_a_catch_that_cannot_take_the_failed_task_is_refused(key):
+    with pytest.raises(ApplicationError, match="is called with failed_task_id="):
+        chain_dispatch(probes.link.si(key, 1), catch=probes.listener.si())

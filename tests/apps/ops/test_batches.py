@@ -197,3 +197,9 @@ def test_batch_commands_list_prune_and_refuse_bad_ids(two_pools, empty_queues, r
     assert "0" in kept.getvalue() and Batch.objects.filter(pk=batch.pk).exists()
     call_command("queue_prune_batches", "--hours", "0", stdout=io.StringIO())
     assert not Batch.objects.exists() and not BatchJob.objects.exists()
+
+
+def test_a_callback_that_cannot_take_the_batch_is_refused_at_dispatch(key):
+    with pytest.raises(ApplicationError, match="is called with batch="):
+        batch_dispatch(jobs=[probes.batch_job.si(key, 1)], finally_=probes.listener.si())
+    assert not Batch.objects.exists() and not BatchJob.objects.exists()
