@@ -6,6 +6,8 @@ is stored (ops.AdminEvent: the staff feed and the operations page's live events)
 transaction commits, each listener named here is sent as its own task, with ``event_id``, to
 the queue its module routes to. A listener fails and retries on its own; it is sent once per
 event, with the task id ``event-<id>-<listener>``, and like every task it is safe to rerun.
+The event row is the listeners' outbox: one the broker did not take at commit is sent by the
+minute reconciler ("ops: reconcile events").
 """
 
 LISTENERS: dict[str, tuple[str, ...]] = {

@@ -21,6 +21,7 @@ SCHEDULES = {
     "ops: prune history": ("tasks.default.prune_history", "15 3 * * *"),
     "ops: drain failed-task spool": ("tasks.default.drain_failed_task_spool", 60),
     "ops: reconcile batches": ("tasks.default.reconcile_batches", 60),
+    "ops: reconcile events": ("tasks.default.reconcile_events", 60),
     "ops: publish delayed jobs": ("tasks.default.publish_delayed_jobs", 60),
     "reports: daily": ("tasks.default.send_report", "0 2 * * *", {"period": "day"}),
     "reports: weekly": ("tasks.default.send_report", "0 6 * * 0", {"period": "week"}),

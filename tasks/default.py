@@ -63,6 +63,15 @@ def reconcile_batches() -> int:
 
 
 @app.task(unique_for=300)
+def reconcile_events() -> int:
+    """Beat, every minute: send the event listeners whose publish was lost. Safe to rerun and
+    to overlap: each is sent under its event's row lock, once."""
+    from apps.ops.services import events_reconcile
+
+    return events_reconcile()
+
+
+@app.task(unique_for=300)
 def publish_delayed_jobs() -> int:
     """Beat, every minute: publish the held jobs due soon, and those whose message was lost.
     Safe to rerun and to overlap: rows are taken under SKIP LOCKED and each copy claims its row

@@ -147,7 +147,15 @@ def test_a_backlog_paced_slower_than_its_hold_keeps_to_the_rate_released(
     went = records(redis_client, key)
     times = sorted(record["at"] for record in went)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 1 / rate - 0.01, gaps
+    # The bucket's bound (apps/common/bucket.py): a caller back with its slot may go up to one
+    # interval early for delivery jitter, so no more than k + burst go in any k intervals. A
+    # released task that came back late narrows the gap to its on-time neighbour; the bound holds.
+    interval = 1 / rate
+    for k in range(1, n):
+        window = k * interval - 0.01
+        most = max(bisect.bisect_left(times, t + window) - i for i, t in enumerate(times))
+        assert most <= k + 1, (k, gaps)
+    assert sorted(gaps)[len(gaps) // 2] >= interval - 0.01, gaps  # in the main, a slot apart
     assert (n - 1) / (times[-1] - times[0]) == pytest.approx(rate, rel=0.05), gaps
     assert any(record["releases"] for record in went)
     assert {record["retries"] for record in went} == {0}

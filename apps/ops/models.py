@@ -70,9 +70,17 @@ class AdminEvent(models.Model):
     tags = models.CharField(
         max_length=500, blank=True, help_text="e.g. payment:<id> (apps/ops/tags.py)"
     )
+    # The outbox: listeners the broker has not taken yet. Cleared as they are sent; the
+    # reconciler sends what a lost publish left here.
+    unsent = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=~models.Q(unsent=[]), name="adminevent_unsent"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"

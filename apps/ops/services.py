@@ -32,18 +32,57 @@ def event_emit(*, type: str, payload: dict) -> AdminEvent:
     send each of its listeners (config/events.py) as its own task.
 
     The row is the record; the live publish is best effort (a page that missed it reloads).
-    A listener the broker did not take is logged; its event row says what it should have done.
+    The listeners are an outbox on the row (``unsent``), written in the caller's transaction:
+    a publish the broker did not take is sent again by ``events_reconcile``.
     """
-    event = AdminEvent.objects.create(type=type, payload=payload, tags=stored(tags_of(payload)))
+    listeners = list(events.LISTENERS[type])
+    event = AdminEvent.objects.create(
+        type=type, payload=payload, tags=stored(tags_of(payload)), unsent=listeners
+    )
     transaction.on_commit(lambda: _publish(event))
-    for listener in events.LISTENERS[type]:
-        transaction.on_commit(lambda name=listener: _hand_to(event, name), robust=True)
+    if listeners:
+        transaction.on_commit(lambda: event_listeners_send(event_id=event.pk), robust=True)
     return event
 
 
-def _hand_to(event: AdminEvent, listener: str) -> None:
-    short = listener.rsplit(".", 1)[-1]
-    app.send_task(listener, kwargs={"event_id": str(event.pk)}, task_id=f"event-{event.pk}-{short}")
+def event_listeners_send(*, event_id: int) -> list[str]:
+    """Send the event's listeners the broker has not taken yet; the names sent. Under the row
+    lock, so the on-commit send and the reconciler's are one; each is marked sent as it goes,
+    so a publish failing half-way sends only the rest next time."""
+    sent, error = [], None
+    with transaction.atomic():
+        event = AdminEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or not event.unsent:
+            return []
+        for listener in event.unsent:
+            task_id = f"event-{event.pk}-{listener.rsplit('.', 1)[-1]}"
+            try:
+                app.send_task(listener, kwargs={"event_id": str(event.pk)}, task_id=task_id)
+            except broker.BROKER_ERRORS as exc:
+                error = exc
+                break
+            sent.append(listener)
+        if sent:
+            event.unsent = [name for name in event.unsent if name not in sent]
+            event.save(update_fields=["unsent"])
+    if error is not None:
+        raise error
+    return sent
+
+
+def events_reconcile(*, older_than: float = 30) -> int:
+    """Send the listeners whose publish was lost (the broker away at commit) of events at
+    least ``older_than`` seconds old, so a send still on its way is not raced; how many."""
+    before = timezone.now() - timedelta(seconds=older_than)
+    sent = 0
+    pending = AdminEvent.objects.exclude(unsent=[]).filter(created_at__lte=before)
+    for event_id in pending.order_by("created_at").values_list("pk", flat=True):
+        try:
+            sent += len(event_listeners_send(event_id=event_id))
+        except broker.BROKER_ERRORS:
+            log.warning("event.listeners_unsent id=%s", event_id, exc_info=True)
+            break  # the broker is away: the next run tries them all again
+    return sent
 
 
 def _publish(event: AdminEvent) -> None:

@@ -5,12 +5,15 @@ import pytest
 from django.db import transaction
 
 from apps.ops.models import AdminEvent, FailedTask
-from apps.ops.services import event_emit
+from apps.ops.services import event_emit, events_reconcile
 from config import events
 from config.celery import app
 from devstack.processes import wait_for
+from tests.support.outage import broker_away
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+LISTENER = "tests.support.probes.listener"
 
 
 def test_every_event_has_its_listeners_listed_and_each_is_a_task():
@@ -46,3 +49,31 @@ def test_listeners_run_after_commit_once_each_and_fail_on_their_own(
     ran = wait_for(lambda: redis_client.lrange(f"listener:{event.pk}", 0, -1), what="the listener")
     assert ran == [f"event-{event.pk}-listener"]  # ran, despite its neighbour's failure
     assert not redis_client.exists(f"listener:{rolled_back.pk}")  # rolled back: never sent
+
+
+@pytest.mark.slow
+def test_a_listener_the_broker_did_not_take_is_sent_once_by_the_reconciler(
+    worker, empty_queues, redis_client, monkeypatch, tmp_path
+):
+    monkeypatch.setitem(events.LISTENERS, AdminEvent.Type.QUEUE_BUSY, (LISTENER,))
+    sent = event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"queue": "default"})
+    with broker_away(tmp_path):
+        lost = event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"queue": "payments"})
+    assert AdminEvent.objects.get(pk=sent.pk).unsent == []  # taken at commit
+    assert AdminEvent.objects.get(pk=lost.pk).unsent == [LISTENER]  # the outbox keeps it
+
+    assert events_reconcile() == 0  # too fresh: its on-commit send may still be on its way
+    assert events_reconcile(older_than=0) == 1
+    assert events_reconcile(older_than=0) == 0
+    assert AdminEvent.objects.get(pk=lost.pk).unsent == []
+    for event in (sent, lost):
+        ran = wait_for(lambda e=event: redis_client.lrange(f"listener:{e.pk}", 0, -1), what="it")
+        assert ran == [f"event-{event.pk}-listener"]
+
+
+def test_the_reconciler_leaves_the_outbox_as_it_was_while_the_broker_is_away(monkeypatch, tmp_path):
+    monkeypatch.setitem(events.LISTENERS, AdminEvent.Type.QUEUE_BUSY, (LISTENER,))
+    with broker_away(tmp_path):
+        event = event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={})
+        assert events_reconcile(older_than=0) == 0
+    assert AdminEvent.objects.get(pk=event.pk).unsent == [LISTENER]

@@ -17,10 +17,10 @@ import tests.support.probes  # noqa: F401  (registers the probe tasks in this pr
 from apps.common.errors import ApplicationError
 from apps.ops.models import FailedTask
 from apps.ops.services import failed_task_retry
-from config.celery import app
 from config.env import BASE_DIR
-from devstack.processes import LocalRedis, wait_for
+from devstack.processes import wait_for
 from tests.support.factories import FailedTaskFactory, MemberFactory
+from tests.support.outage import broker_away
 from tests.support.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,16 +113,7 @@ def test_the_cli_and_two_staff_on_the_page_retrying_at_once_publish_each_task_on
 
 def test_a_retry_the_broker_refuses_keeps_the_row(tmp_path, empty_queues):
     row = FailedTaskFactory(args=["probe:refused"])
-    gone = LocalRedis(tmp_path).start()
-    gone.stop()  # a broker that does not answer
-    suites = app.conf.broker_url
-    app.conf.broker_url = gone.url
-    app._after_fork()
-    try:
-        with pytest.raises(ApplicationError, match="the broker does not answer"):
-            failed_task_retry(failed_task_id=row.pk)
-    finally:
-        app.conf.broker_url = suites
-        app._after_fork()
+    with broker_away(tmp_path), pytest.raises(ApplicationError, match="the broker does not answer"):
+        failed_task_retry(failed_task_id=row.pk)
     kept = FailedTask.objects.get(task_id=row.task_id)
     assert (kept.pk, kept.args, kept.attempts) == (row.pk, row.args, row.attempts)

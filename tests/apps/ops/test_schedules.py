@@ -45,6 +45,7 @@ QUEUE_OF = {
     "ops: prune history": "default",
     "ops: drain failed-task spool": "default",
     "ops: reconcile batches": "default",
+    "ops: reconcile events": "default",
     "ops: publish delayed jobs": "default",
     "reports: daily": "default",
     "reports: weekly": "default",
