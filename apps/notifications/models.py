@@ -51,6 +51,8 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # One notice per key and channel: a rerun of the code that notifies writes nothing new.
     key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    # The ops batch its delivery is a job of (job id notification-<pk>), if any.
+    batch_id = models.UUIDField(null=True, blank=True)
     resend_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
     )
@@ -123,6 +125,7 @@ class Broadcast(models.Model):
     key = models.CharField(
         max_length=100, unique=True, null=True, blank=True, help_text="e.g. event:<id>: once."
     )
+    batch_id = models.UUIDField(null=True, blank=True, help_text="Its sends, as an ops batch.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

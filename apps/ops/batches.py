@@ -118,10 +118,30 @@ def _add(batch: Batch, jobs: Sequence) -> None:
 
     def publish() -> None:
         for job_id, sig in sent:
-            headers = {**sig.options.get("headers", {}), BATCH: {"id": batch_id, "job": job_id}}
-            sig.apply_async(headers=headers)
+            _send_job(sig, batch_id=batch_id, job_id=job_id)
 
     transaction.on_commit(publish)
+
+
+def _send_job(sig, *, batch_id: str, job_id: str) -> None:
+    headers = {**sig.options.get("headers", {}), BATCH: {"id": batch_id, "job": job_id}}
+    sig.apply_async(headers=headers)
+
+
+def batch_job_send_again(sig, *, batch_id, job_id: str) -> None:
+    """Once the transaction commits, send a copy of the batch's job ``job_id`` whose message
+    was lost (a reconciler found its work undone), as a new task counted as that job. A copy
+    whose job has already ended counts nothing; one of a cancelled batch skips itself."""
+    sig = signature(sig).clone()
+    sig.set(task_id=str(uuid.uuid4()))
+    transaction.on_commit(
+        lambda: _send_job(sig, batch_id=str(batch_id), job_id=job_id), robust=True
+    )
+
+
+def batch_ids_cancelled():
+    """The ids of cancelled batches, as a subquery: the rows of their jobs need no resend."""
+    return Batch.objects.filter(cancelled_at__isnull=False).values("pk")
 
 
 def batch_cancel(*, batch_id) -> Batch:

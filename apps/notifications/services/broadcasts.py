@@ -1,4 +1,5 @@
-"""A notice to every active member, written in chunks by a task, with its progress."""
+"""A notice to every active member, written in chunks by a task, with its progress; its sends
+are an ops batch."""
 
 import logging
 import time
@@ -8,10 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Member
-from apps.common.queue import enqueue_on_commit
 from apps.notifications.kinds import kind_get, render
 from apps.notifications.models import Broadcast
 from apps.notifications.services.writing import notify_members
+from apps.ops.batches import batch_cancelled, batch_dispatch
 from apps.ops.selectors import admin_event_get
 
 log = logging.getLogger("conveyor.notifications")
@@ -54,11 +55,32 @@ def broadcast_start(*, kind: str, context: dict, title: str, key: str | None = N
         total=Member.objects.filter(is_active=True).count(),
         key=key,
     )
+    # Its sends are an ops batch, with progress on the operations page. The writer is the
+    # batch's first job and adds each chunk's deliveries, so the batch cannot finish before
+    # the last chunk is written; one failed delivery does not stop the others.
+    batch = batch_dispatch(
+        name=f"Broadcast {broadcast.pk}: {broadcast.title}"[:255],
+        jobs=[advance_job(broadcast.pk)],
+        allow_failures=True,
+    )
+    broadcast.batch_id = batch.pk
+    broadcast.save(update_fields=["batch_id"])
+    log.info(
+        "broadcast.started id=%s kind=%s members=%s batch=%s",
+        broadcast.pk,
+        kind,
+        broadcast.total,
+        batch.pk,
+    )
+    return broadcast
+
+
+def advance_job(broadcast_id: int):
+    """The broadcast's writer as its batch's job (job id ``broadcast-<id>``)."""
     from tasks import notifications
 
-    enqueue_on_commit(notifications.advance_broadcast, broadcast_id=broadcast.pk)
-    log.info("broadcast.started id=%s kind=%s members=%s", broadcast.pk, kind, broadcast.total)
-    return broadcast
+    sig = notifications.advance_broadcast.si(broadcast_id=str(broadcast_id))
+    return sig.set(task_id=f"broadcast-{broadcast_id}")
 
 
 def broadcast_advance(*, broadcast_id: int, budget_seconds: float) -> tuple[dict | None, int]:
@@ -70,23 +92,31 @@ def broadcast_advance(*, broadcast_id: int, budget_seconds: float) -> tuple[dict
             broadcast = Broadcast.objects.select_for_update().filter(pk=broadcast_id).first()
             if broadcast is None or broadcast.state == Broadcast.State.FINISHED:
                 return None, written
+            if broadcast.batch_id and batch_cancelled({"id": broadcast.batch_id}):
+                _finish(broadcast, "cancelled")  # staff stopped its sends
+                return None, written
             members = list(
                 Member.objects.filter(is_active=True, pk__gt=broadcast.cursor).order_by("pk")[
                     : settings.NOTIFY_CHUNK
                 ]
             )
             if not members:
-                broadcast.state, broadcast.finished_at = Broadcast.State.FINISHED, timezone.now()
-                broadcast.save(update_fields=["state", "finished_at"])
-                log.info("broadcast.finished id=%s done=%s", broadcast.pk, broadcast.done)
+                _finish(broadcast, "finished")
                 return None, written
             written += notify_members(
                 members=members,
                 kind=broadcast.kind,
                 context_of=lambda m, b=broadcast: {**b.context, "name": m.name or m.phone},
                 key_of=lambda m, b=broadcast: f"broadcast:{b.pk}:{m.pk}",
+                batch_id=broadcast.batch_id,
             )
             broadcast.cursor, broadcast.done = members[-1].pk, broadcast.done + len(members)
             broadcast.save(update_fields=["cursor", "done", "updated_at"])
         if time.monotonic() > deadline:
             return {"broadcast_id": str(broadcast_id)}, written
+
+
+def _finish(broadcast: Broadcast, how: str) -> None:
+    broadcast.state, broadcast.finished_at = Broadcast.State.FINISHED, timezone.now()
+    broadcast.save(update_fields=["state", "finished_at"])
+    log.info("broadcast.%s id=%s done=%s", how, broadcast.pk, broadcast.done)

@@ -17,7 +17,13 @@ from apps.notifications import mail, sms
 from apps.notifications.models import Broadcast, Channel, Notification, Status
 from apps.notifications.outcomes import Accepted, Ambiguous, NotSent
 from apps.notifications.selectors import claimable
-from apps.notifications.services.writing import enqueue_deliveries, enqueue_deliveries_of
+from apps.notifications.services.broadcasts import advance_job
+from apps.notifications.services.writing import (
+    delivery_job,
+    enqueue_deliveries,
+    enqueue_deliveries_of,
+)
+from apps.ops.batches import batch_ids_cancelled, batch_job_send_again
 
 log = logging.getLogger("conveyor.notifications")
 
@@ -176,38 +182,60 @@ def notification_resend(*, notification_id: int) -> Notification:
 def notifications_reconcile() -> dict[str, int]:
     """The minute sweep (the database is the truth, a message only a nudge): send again the
     delivery of rows PENDING past NOTIFY_NUDGE_AFTER (their message was lost: Redis flushed, a
-    worker gone with it); settle rows SENDING that long as UNKNOWN (their run died and so did
-    its redelivery: they may have been sent); resume broadcasts that stopped advancing."""
+    worker gone with it), as the same batch job if they have one; settle rows SENDING that
+    long as UNKNOWN (their run died and so did its redelivery: they may have been sent); resume
+    broadcasts that stopped advancing. A cancelled batch's rows and broadcast are ended instead:
+    staff stopped those sends."""
     now = timezone.now()
     before = now - timedelta(seconds=settings.NOTIFY_NUDGE_AFTER)
     limit = settings.NOTIFY_CHUNK
+    cancelled = batch_ids_cancelled()
     # Quiet since: its last nudge, else its last claim (a retry unclaims it), else its writing.
     quiet = Notification.objects.alias(
         quiet_since=Coalesce("nudged_at", "claimed_at", "created_at")
     ).filter(status=Status.PENDING, created_at__lt=before, quiet_since__lt=before)
-    lost = list(quiet.values_list("pk", "channel")[:limit])
+    dropped = quiet.filter(batch_id__in=cancelled).update(
+        status=Status.FAILED, error="not sent: its batch was cancelled"
+    )
+    lost = list(quiet.values_list("pk", "channel", "batch_id")[:limit])
     # Claimed by stamping nudged_at: overlapping sweeps send each once.
-    nudged = [(pk, ch) for pk, ch in lost if quiet.filter(pk=pk).update(nudged_at=now)]
-    enqueue_deliveries_of(nudged, again=True)
+    nudged = [row for row in lost if quiet.filter(pk=row[0]).update(nudged_at=now)]
+    enqueue_deliveries_of([(pk, ch) for pk, ch, batch in nudged if batch is None], again=True)
+    for pk, channel, batch in nudged:
+        if batch is not None:
+            _send_again(delivery_job(pk, channel), batch)
     unknown = Notification.objects.filter(status=Status.SENDING, claimed_at__lt=before).update(
         status=Status.UNKNOWN,
         error="its delivery run stopped after claiming it; it may have been sent",
     )
-    stalled = list(
-        Broadcast.objects.filter(state=Broadcast.State.RUNNING, updated_at__lt=before).values_list(
-            "pk", flat=True
-        )
+    running = Broadcast.objects.filter(state=Broadcast.State.RUNNING, updated_at__lt=before)
+    stopped = running.filter(batch_id__in=cancelled).update(
+        state=Broadcast.State.FINISHED, finished_at=now
     )
+    stalled = list(running.values_list("pk", "batch_id"))
     from tasks import notifications
 
-    for broadcast_id in stalled:
+    for broadcast_id, batch in stalled:
         Broadcast.objects.filter(pk=broadcast_id).update(updated_at=now)
-        enqueue_on_commit(notifications.advance_broadcast, broadcast_id=broadcast_id)
-    if nudged or unknown or stalled:
+        if batch is None:  # started before broadcasts were batches
+            enqueue_on_commit(notifications.advance_broadcast, broadcast_id=broadcast_id)
+        else:
+            _send_again(advance_job(broadcast_id), batch)
+    if nudged or unknown or stalled or dropped or stopped:
         log.warning(
-            "notifications.reconciled nudged=%s unknown=%s broadcasts=%s",
+            "notifications.reconciled nudged=%s unknown=%s broadcasts=%s cancelled=%s",
             len(nudged),
             unknown,
             len(stalled),
+            dropped + stopped,
         )
-    return {"nudged": len(nudged), "unknown": unknown, "broadcasts": len(stalled)}
+    return {
+        "nudged": len(nudged),
+        "unknown": unknown,
+        "broadcasts": len(stalled),
+        "cancelled": dropped + stopped,
+    }
+
+
+def _send_again(job, batch_id) -> None:
+    batch_job_send_again(job, batch_id=batch_id, job_id=job.options["task_id"])

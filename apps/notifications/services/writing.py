@@ -16,6 +16,7 @@ from apps.common.errors import ApplicationError
 from apps.common.queue import enqueue_on_commit
 from apps.notifications.kinds import Rendered, kind_get, render
 from apps.notifications.models import Channel, Notification, Preference, Status
+from apps.ops.batches import batch_add
 
 log = logging.getLogger("conveyor.notifications")
 
@@ -57,10 +58,12 @@ def notify_members(
     kind: str,
     context_of,
     key_of,
+    batch_id=None,
 ) -> int:
     """notify() for many members at once: rows bulk-written, a key per member (required, so a
     rerun of a chunk adds nothing). ``context_of(member)`` and ``key_of(member)`` give each
-    member's. Returns the rows written or found already written."""
+    member's. With ``batch_id`` the deliveries are jobs added to that running ops batch, in
+    the caller's transaction. Returns the rows written or found already written."""
     members = list(members)
     preferences = {
         p.member_id: p for p in Preference.objects.filter(member_id__in=[m.pk for m in members])
@@ -69,13 +72,18 @@ def notify_members(
     for member in members:
         context, key = context_of(member), key_of(member)
         for channel in _channels(kind, member, preferences.get(member.pk), None):
-            rows.append(_row(member, kind, channel, render(kind, channel, context), key))
+            row = _row(member, kind, channel, render(kind, channel, context), key)
+            row.batch_id = batch_id
+            rows.append(row)
     Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     keys = {row.key for row in rows}
     queued = Notification.objects.filter(
         key__in=keys, channel__in=(Channel.SMS, Channel.EMAIL), status=Status.PENDING
     ).values_list("pk", "channel")
-    enqueue_deliveries_of(list(queued), again=True)
+    if batch_id is None:
+        enqueue_deliveries_of(list(queued), again=True)
+    elif queued:
+        batch_add(batch_id=batch_id, jobs=[delivery_job(pk, channel) for pk, channel in queued])
     return len(rows)
 
 
@@ -145,12 +153,22 @@ def enqueue_deliveries(rows: list[Notification]) -> None:
 def enqueue_deliveries_of(rows: list[tuple[int, str]], *, again: bool = False) -> None:
     """Queue each row's delivery after commit. ``again``: the row may have a delivery already
     (a nudge, a chunk written twice), so the task checks it before it spends a pacing token."""
-    from tasks import emails, notifications
-
     flag = {"again": "1"} if again else {}
     for pk, channel in rows:
-        task = notifications.deliver_sms if channel == Channel.SMS else emails.deliver_email
-        enqueue_on_commit(task, notification_id=pk, **flag)
+        enqueue_on_commit(_delivery_task(channel), notification_id=pk, **flag)
+
+
+def delivery_job(pk: int, channel: str):
+    """A row's delivery as a batch job (the signature the batch sends; job id
+    ``notification-<pk>``). It may find its row delivered already, hence ``again``."""
+    sig = _delivery_task(channel).si(notification_id=str(pk), again="1")
+    return sig.set(task_id=f"notification-{pk}")
+
+
+def _delivery_task(channel: str):
+    from tasks import emails, notifications
+
+    return notifications.deliver_sms if channel == Channel.SMS else emails.deliver_email
 
 
 def notification_mark_read(*, notification_id: int, member_id: int) -> Notification | None:

@@ -57,15 +57,19 @@ def smtp(smtp_server, settings):
 
 @pytest.fixture
 def queued(redis_client, empty_queues):
-    """The tasks waiting in the delivery queues: [(queue, task name, kwargs)]."""
+    """The tasks waiting in the delivery queues: [(queue, task name, kwargs)], and with
+    ``batch=True`` each one's batch header and task id too."""
 
-    def read() -> list[tuple[str, str, dict]]:
+    def read(batch: bool = False) -> list[tuple]:
         out = []
         for queue in ("notifications", "emails"):
             for raw in redis_client.lrange(queue, 0, -1):
                 message = json.loads(raw)
+                headers = message["headers"]
                 _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-                out.append((queue, message["headers"]["task"], kwargs))
+                out.append((queue, headers["task"], kwargs))
+                if batch:
+                    out[-1] += (headers.get("batch"), headers["id"])
         return out
 
     return read

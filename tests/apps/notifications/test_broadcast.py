@@ -1,6 +1,7 @@
 """A commission rate changed in admin tells every active member: a broadcast written in chunks
 on the notifications queue by a real worker, one notice each, its progress on the operations
-page, the members who chose SMS texted at the simulator."""
+page, the members who chose SMS texted at the simulator, each text a job of the broadcast's
+batch."""
 
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from apps.accounts.models import Member
 from apps.commissions.models import CommissionRate
 from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
+from apps.ops.models import Batch
 from devstack.processes import wait_for
 from tests.apps.notifications.conftest import at_env
 from tests.support.workers import ProbeWorker
@@ -77,6 +79,12 @@ def test_a_rate_change_tells_every_member_once_with_progress(
     data = staff_client.get("/admin/ops/data/").json()
     (panel,) = [p for p in data["panels"] if p["name"] == "broadcasts"]
     assert panel["rows"][0][1:] == ["finished", active, active, 100.0]
+    # Its sends were a batch: the writer and one job per SMS, all counted, on the ops page.
+    batch = Batch.objects.get(pk=broadcast.batch_id)
+    assert (batch.total, batch.pending, batch.failed) == (TEXTED + 1, 0, 0)
+    assert batch.finished_at is not None and batch.cancelled_at is None
+    (row,) = [b for b in data["batches"] if b["id"] == str(batch.pk)]
+    assert (row["name"], row["progress"]) == (f"Broadcast {broadcast.pk}: {broadcast.title}", 100)
 
 
 def test_saving_the_same_rate_tells_nobody(staff_client, empty_queues):

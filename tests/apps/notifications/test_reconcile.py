@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.notifications.models import Broadcast, Notification, Status
 from apps.notifications.services import notifications_reconcile, notify
+from apps.ops.models import Batch
 from tests.support.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +73,64 @@ def test_a_stalled_broadcast_is_resumed(queued, settings, django_capture_on_comm
             {"broadcast_id": str(stalled.pk)},
         )
     ]
+
+
+def test_a_lost_delivery_of_a_batch_is_sent_again_as_the_same_job(
+    queued, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    batch = Batch.objects.create(name="broadcast", total=1, pending=1)
+    lost = sms(timedelta(minutes=11), batch_id=batch.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_reconcile()["nudged"] == 1
+
+    ((queue, task, kwargs, header, task_id),) = queued(batch=True)
+    assert (queue, task) == ("notifications", "tasks.notifications.deliver_sms")
+    assert kwargs == {"notification_id": str(lost.pk), "again": "1"}
+    # Counted as the job it stands in for; a task id of its own, so it claims the row as itself.
+    assert header == {"id": str(batch.pk), "job": f"notification-{lost.pk}"}
+    assert task_id != header["job"]
+
+
+def test_a_stalled_broadcast_of_a_batch_is_resumed_as_its_writer_job(
+    queued, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    batch = Batch.objects.create(name="broadcast", total=1, pending=1)
+    stalled = Broadcast.objects.create(
+        kind="commission_rate_changed", title="t", total=5, batch_id=batch.pk
+    )
+    Broadcast.objects.filter(pk=stalled.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=11)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications_reconcile()["broadcasts"] == 1
+    ((_, task, kwargs, header, _),) = queued(batch=True)
+    assert (task, kwargs) == (
+        "tasks.notifications.advance_broadcast",
+        {"broadcast_id": str(stalled.pk)},
+    )
+    assert header == {"id": str(batch.pk), "job": f"broadcast-{stalled.pk}"}
+
+
+def test_the_sends_of_a_cancelled_batch_are_ended_not_sent_again(
+    queued, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFY_NUDGE_AFTER = 600
+    batch = Batch.objects.create(name="broadcast", total=2, pending=2, cancelled_at=timezone.now())
+    row = sms(timedelta(minutes=11), batch_id=batch.pk)
+    broadcast = Broadcast.objects.create(
+        kind="commission_rate_changed", title="t", total=5, batch_id=batch.pk
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=11)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        done = notifications_reconcile()
+    assert (done["nudged"], done["broadcasts"], done["cancelled"]) == (0, 0, 2)
+    assert queued() == []
+    row.refresh_from_db()
+    broadcast.refresh_from_db()
+    assert (row.status, row.error) == (Status.FAILED, "not sent: its batch was cancelled")
+    assert broadcast.state == Broadcast.State.FINISHED
