@@ -1,6 +1,9 @@
 """Queue overhead: no-op throughput through the project's Task class against a bare Celery
 Task, on one worker with the default queue's pool and the production worker flags.
 
+The project's side includes what every run costs it: metrics and the run log (recent jobs and
+timelines, apps/ops/runs.py), one Redis round trip each.
+
 Each round stops the worker consuming, publishes a batch, starts consuming and times the
 drain, so publishing is not measured. Each round runs both task classes, in turn first.
 """
@@ -17,23 +20,28 @@ QUEUE = queues.DEFAULT
 
 
 def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[dict]:
-    from bench.tasks import noop_bare, noop_project
+    from bench.tasks import noop_bare, noop_project, noop_unlogged
 
-    variants = {"bare Celery Task": noop_bare, "Conveyor Task": noop_project}
-    for task in variants.values():  # warm both code paths and the pool
+    variants = {
+        "bare Celery Task": noop_bare,
+        "Conveyor Task": noop_project,
+        "Conveyor Task, run log off": noop_unlogged,
+    }
+    for task in variants.values():  # warm every code path and the pool
         _drain(worker, redis_client, task, batch // 10)
     rates: dict[str, list[float]] = {name: [] for name in variants}
     for round_ in range(rounds):
         order = list(variants.items())
         for name, task in order if round_ % 2 else reversed(order):  # no first-mover bias
             rates[name].append(_drain(worker, redis_client, task, batch))
-    bare, ours = (statistics.median(rates[n]) for n in variants)
+    bare, ours, unlogged = (statistics.median(rates[n]) for n in variants)
     pool = queues.policy(QUEUE).pool
     events = "on" if app.conf.worker_send_task_events else "off"
     setup = (
         f"{batch} no-op tasks x {rounds} rounds; 1 worker, pool {pool}, prefetch 1, "
         f"acks_late, task events {events}"
     )
+    logged = "every run recorded in the run log (recent jobs, timelines)"
     return [
         {
             "measure": "queue overhead: bare Celery no-op (tasks/s, median)",
@@ -43,12 +51,22 @@ def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[di
         {
             "measure": "queue overhead: Conveyor Task no-op (tasks/s, median)",
             "value": round(ours),
-            "setup": setup,
+            "setup": f"{setup}; {logged}",
+        },
+        {
+            "measure": "queue overhead: Conveyor Task no-op, run log off (tasks/s, median)",
+            "value": round(unlogged),
+            "setup": f"{setup}; the same task with run_log = False",
         },
         {
             "measure": "queue overhead: Conveyor / bare throughput (goal >= 0.80)",
             "value": round(ours / bare, 3),
-            "setup": "ratio of the two medians, same run",
+            "setup": f"ratio of the two medians, same run; {logged}",
+        },
+        {
+            "measure": "queue overhead: what the run log costs the ratio",
+            "value": round((unlogged - ours) / bare, 3),
+            "setup": "(run log off - on) / bare, medians of the same run",
         },
     ]
 

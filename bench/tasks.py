@@ -29,6 +29,12 @@ def noop_project(done_key: str | None = None) -> None:
     _finish(done_key)
 
 
+@app.task(name="bench.tasks.noop_unlogged", run_log=False)
+def noop_unlogged(done_key: str | None = None) -> None:
+    """The same no-op under the project's Task class, without the run log: what it costs."""
+    _finish(done_key)
+
+
 @app.task(name="bench.tasks.noop_bare", base=BareTask)
 def noop_bare(done_key: str | None = None) -> None:
     """The same no-op under Celery's plain Task class."""

@@ -19,6 +19,7 @@ SCHEDULES = {
     "notifications: reconcile": ("tasks.notifications.reconcile_notifications", 60),
     "ops: monitor queues": ("tasks.default.monitor_queues", 60),
     "ops: prune history": ("tasks.default.prune_history", "15 3 * * *"),
+    "ops: prune run log": ("tasks.default.prune_runs", "45 * * * *"),
     "ops: drain failed-task spool": ("tasks.default.drain_failed_task_spool", 60),
     "ops: reconcile batches": ("tasks.default.reconcile_batches", 60),
     "ops: reconcile events": ("tasks.default.reconcile_events", 60),

@@ -127,6 +127,7 @@ class Task(CeleryTask):
     overlap_release: float = 10.0
     overlap_margin: float = 30.0  # s the lock outlives the hard limit: its TTL if the holder dies
     max_exceptions: int | None = None
+    run_log: bool = True  # each run in the run log (apps/ops/runs.py)
 
     @classmethod
     def on_bound(cls, app) -> None:
@@ -233,7 +234,7 @@ class Task(CeleryTask):
             took = _ms_since(started)
             exceptions = int(headers.get(EXCEPTIONS) or 0) + 1
             if attempt < self.attempts and exceptions < (self.max_exceptions or self.attempts + 1):
-                self._observe("retried", took, wait)
+                self._observe("retried", took, wait, _describe(exc))
                 countdown = self.retry_countdown(attempt)
                 log.warning(
                     "task.retry %s duration_ms=%.1f countdown=%.2f error=%s",
@@ -311,13 +312,26 @@ class Task(CeleryTask):
         if lock := self.overlap_lock(args, kwargs):
             _quietly(locks.free, lock, _overlap_token(self.request))
 
-    def _observe(self, outcome: str | None, took_ms: float | None, wait: float | None) -> None:
-        from apps.ops import metrics
+    def _observe(
+        self, outcome: str | None, took_ms: float | None, wait: float | None, error: str = ""
+    ) -> None:
+        from apps.ops import metrics, runs
 
         runtime = None if took_ms is None else took_ms / 1000
         metrics.task_observed(
             queue=queue_of(self), task=self.name, outcome=outcome, runtime=runtime, wait=wait
         )
+        if self.run_log:
+            runs.run_observed(
+                self.request,
+                task=self.name,
+                queue=queue_of(self),
+                attempts=self.attempts,
+                outcome=outcome,
+                runtime=runtime,
+                wait=wait,
+                error=error,
+            )
 
     def budget(self) -> float:
         """Seconds a long job may work before it hands the rest to a new task: a share of
@@ -440,7 +454,7 @@ def record_final_failure(
     except Exception:  # a failure hook must not fail; the log says what was not counted
         log.critical("task.end_not_counted id=%s name=%s", task_id, sender.name, exc_info=True)
     if first:
-        sender._observe("failed", None, None)
+        sender._observe("failed", None, None, _describe(exception))
         sender.final_failure(exception, tuple(args or ()), dict(kwargs or {}))
         _alert_staff(sender, row, exception)
         try:

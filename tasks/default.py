@@ -53,6 +53,15 @@ def prune_history() -> int:
     return history_prune() + sweep_credits_prune()
 
 
+@app.task
+def prune_runs() -> int:
+    """Beat, hourly: forget the run log's jobs older than RUN_HISTORY_DAYS (recent jobs,
+    timelines). Safe to rerun and to overlap: trimming by score twice trims nothing more."""
+    from apps.ops.runs import runs_prune
+
+    return runs_prune()
+
+
 @app.task(unique_for=300)
 def reconcile_batches() -> int:
     """Beat, every minute: publish batch callbacks that were decided but whose publish was lost.

@@ -18,6 +18,8 @@ FLOWER_URL = env(
 # /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>", or staff;
 # unset, only staff.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# minutes of per-minute metrics kept in Redis for the metrics screen (1440: 24 hours).
+METRICS_MINUTES_KEPT = env.int("METRICS_MINUTES_KEPT", default=1440)
 # s one live-event stream stays open before the browser reconnects (and catches up).
 EVENT_STREAM_SECONDS = env.int("EVENT_STREAM_SECONDS", default=25)
 # s between two QueueBusy alerts for the same queue.
@@ -38,4 +40,8 @@ SERVER_EMAIL = env("SERVER_EMAIL", default="conveyor@localhost")
 
 # HOUSEKEEPING (tasks.default.prune_history, daily)
 HISTORY_KEEP_DAYS = env.int("HISTORY_KEEP_DAYS", default=30)
+# days the run log (recent jobs, timelines) keeps in Redis; tasks.default.prune_runs, hourly.
+RUN_HISTORY_DAYS = env.float("RUN_HISTORY_DAYS", default=7.0)
+# ...and at most this many jobs (the oldest go first at the hourly prune): ~300 MB of Redis.
+RUN_HISTORY_MAX_JOBS = env.int("RUN_HISTORY_MAX_JOBS", default=500_000)
 EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", default="[Conveyor] ")

@@ -210,3 +210,25 @@ def listener(self, event_id: str) -> None:
 def failing_listener(event_id: str) -> None:
     """A queued listener that fails for good."""
     raise ValueError(f"listener of {event_id} fails")
+
+
+@app.task(bind=True, attempts=5)
+def flaky(self, key: str, payment_id: str = "", failures: int = 2) -> None:
+    """Fails with a transient error on its first ``failures`` attempts, then appends its
+    attempt to ``key``: a job that succeeds on attempt ``failures + 1`` of 5."""
+    if self.request.retries < failures:
+        raise TransientError(f"probe {key} attempt {self.request.retries + 1} fails")
+    _redis().rpush(key, self.request.retries + 1)
+
+
+@app.task(bind=True)
+def touch(self, key: str, payment_id: str = "", fail: bool = False) -> None:
+    """Appends its queue to ``key``; fails for good if ``fail``. Tagged by its payment."""
+    _redis().rpush(key, self.request.delivery_info.get("routing_key") or "")
+    if fail:
+        raise ValueError(f"probe {key} fails for good")
+
+
+@app.task(run_log=False)
+def unlogged(payment_id: str = "") -> None:
+    """Does nothing, and is left out of the run log."""

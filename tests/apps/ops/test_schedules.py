@@ -43,6 +43,7 @@ QUEUE_OF = {
     "notifications: reconcile": "notifications",
     "ops: monitor queues": "default",
     "ops: prune history": "default",
+    "ops: prune run log": "default",
     "ops: drain failed-task spool": "default",
     "ops: reconcile batches": "default",
     "ops: reconcile events": "default",

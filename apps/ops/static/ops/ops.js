@@ -3,7 +3,9 @@ window.ops = (function () {
   const text = (v) => (v === null || v === undefined ? "–" : String(v));
   const time = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
   const cell = (value, cls) => { const td = document.createElement("td"); td.textContent = text(value); if (cls) td.className = cls; return td; };
-  const tags = (list) => { const td = document.createElement("td"); (list || []).forEach((t) => { const s = document.createElement("span"); s.className = "tag"; s.textContent = t; td.appendChild(s); }); return td; };
+  // With the operations page's address, each tag links to its entity's timeline.
+  const tags = (list, base) => { const td = document.createElement("td"); (list || []).forEach((t) => { const s = document.createElement(base ? "a" : "span"); s.className = "tag"; s.textContent = t; if (base) s.href = `${base}timeline/?tag=${encodeURIComponent(t)}`; td.appendChild(s); }); return td; };
+  const secs = (v) => (v === null || v === undefined ? null : v.toFixed(3));
   const fill = (id, rows, make) => { const body = document.querySelector(`#${id} tbody`); body.replaceChildren(...rows.map(make)); };
   const progress = (percent) => { const td = cell("", "num"); const bar = document.createElement("progress"); bar.max = 100; bar.value = percent; td.append(bar, ` ${percent} %`); return td; };
   const button = (label, action, onclick) => { const b = document.createElement("button"); b.type = "button"; b.className = "button"; b.textContent = label; b.dataset.action = action; b.onclick = onclick; return b; };
@@ -22,5 +24,5 @@ window.ops = (function () {
     if (!b.finished_at && !b.cancelled_at) td.appendChild(button("cancel", "cancel", () => post(`${base}batches/${b.id}/cancel/`, then)));
     return td;
   }
-  return {text, time, cell, tags, fill, progress, button, post, batchState, batchButtons};
+  return {text, time, cell, tags, secs, fill, progress, button, post, batchState, batchButtons};
 })();
