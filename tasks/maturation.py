@@ -21,10 +21,14 @@ def mature_balances(self, run: str = "") -> int:
 def send_sweep_digests(self, sweep: str, run: str) -> int:
     """After a disbursement or maturation run finishes: one notice per member it credited, for
     the whole run (a heavy batch, so here rather than on the notifications queue, whose pool
-    delivers). Safe to rerun: each member's credit is marked told with its notices, in one
-    transaction, and each notice has a key."""
+    delivers). The first job of the run's digest batch, to which each chunk adds its sends.
+    Safe to rerun: each member's credit is marked told with its notices, in one transaction,
+    and each notice has a key."""
+    from apps.ops.batches import batch_of
     from apps.wallets.services import sweep_digests_notify
 
-    remaining, written = sweep_digests_notify(sweep=sweep, run=run, budget_seconds=self.budget())
+    remaining, written = sweep_digests_notify(
+        sweep=sweep, run=run, budget_seconds=self.budget(), batch_id=batch_of(self.request)
+    )
     self.continue_with(remaining)
     return written

@@ -157,6 +157,12 @@ def batch_cancel(*, batch_id) -> Batch:
     return batch
 
 
+def batch_of(request) -> str | None:
+    """The id of the batch the running job belongs to, if any (Laravel's $this->batch())."""
+    header = (request.headers or {}).get(BATCH)
+    return header["id"] if header else None
+
+
 def batch_cancelled(header: dict) -> bool:
     """Whether the batch of this job was cancelled (a job asks before it starts)."""
     return Batch.objects.filter(pk=header["id"], cancelled_at__isnull=False).exists()

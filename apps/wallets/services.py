@@ -2,6 +2,7 @@
 what every ledger sweep shares once it runs under a name: its continuation, and the digest
 each member gets of what a run credited them."""
 
+import logging
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,14 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError
-from apps.common.queue import enqueue_on_commit
 from apps.notifications.services import notify_members
+from apps.ops.batches import batch_cancelled, batch_dispatch
 from apps.wallets.balances import wallet_add
 from apps.wallets.ledger_sweep import LedgerSweep, ledger_sweep_run
 from apps.wallets.models import Earning, SweepChunk, SweepCredit
 from apps.wallets.selectors import earning_exists, sweep_runs_untold
 from apps.wallets.tallies import chunk_fold
 from tasks import maturation as maturation_tasks
+
+log = logging.getLogger("conveyor.wallets")
 
 MATURATION = LedgerSweep(
     name="maturation.mature",
@@ -62,15 +65,25 @@ def sweep_advance(
         return {"run": result.run}, result.rows
     overdue = timezone.now() - DIGEST_OVERDUE
     for untold in sweep_runs_untold(sweep=sweep.name, run=result.run, before=overdue):
-        enqueue_on_commit(maturation_tasks.send_sweep_digests, sweep=sweep.name, run=untold)
+        digests_dispatch(sweep=sweep.name, run=untold)
     return None, result.rows
 
 
-def sweep_digests_notify(*, sweep: str, run: str, budget_seconds: float) -> tuple[dict | None, int]:
+def digests_dispatch(*, sweep: str, run: str):
+    """The run's digests as a batch, sent on commit: its writer is the first job and each
+    chunk adds its SMS and mail sends, so the operations page shows their progress."""
+    writer = maturation_tasks.send_sweep_digests.si(sweep=sweep, run=run)
+    return batch_dispatch(name=f"Digests: {sweep} {run}"[:255], jobs=[writer], allow_failures=True)
+
+
+def sweep_digests_notify(
+    *, sweep: str, run: str, budget_seconds: float, batch_id=None
+) -> tuple[dict | None, int]:
     """Tell each member what ``run`` of ``sweep`` credited them, until done or out of budget:
     (the next run's arguments or None, notices written). First the run's SweepChunk rows are
     folded into SweepCredit rows, a chunk per transaction; then each SweepCredit row is told
-    in one notice, NOTIFY_CHUNK members per transaction, with its notified_at."""
+    in one notice, NOTIFY_CHUNK members per transaction, with its notified_at. With
+    ``batch_id`` the sends are added to that batch; once it is cancelled, nobody more is told."""
     kind = DIGEST_KINDS.get(sweep)
     if kind is None:
         raise ApplicationError(f"no digest for sweep {sweep!r}; sweeps: {', '.join(DIGEST_KINDS)}")
@@ -79,7 +92,10 @@ def sweep_digests_notify(*, sweep: str, run: str, budget_seconds: float) -> tupl
         if time.monotonic() > deadline:
             return {"sweep": sweep, "run": run}, written
     while True:
-        told, finished = _credits_told(kind, sweep, run)
+        if batch_id and batch_cancelled({"id": batch_id}):
+            log.info("digests.cancelled sweep=%s run=%s batch=%s", sweep, run, batch_id)
+            return None, written
+        told, finished = _credits_told(kind, sweep, run, batch_id)
         written += told
         if finished:
             return None, written
@@ -100,7 +116,7 @@ def _chunk_folded(sweep: str, run: str) -> bool:
     return True
 
 
-def _credits_told(kind: str, sweep: str, run: str) -> tuple[int, bool]:
+def _credits_told(kind: str, sweep: str, run: str, batch_id) -> tuple[int, bool]:
     """Tell NOTIFY_CHUNK members their open SweepCredit row: (notices written, whether that
     was the last). The rows stay locked until the notices commit with their notified_at, so
     nothing folds into a row while it is told (what comes later opens a new row)."""
@@ -125,6 +141,7 @@ def _credits_told(kind: str, sweep: str, run: str) -> tuple[int, bool]:
             # Per row, not per member: a row opened after the run's digest went out (see
             # SweepCredit) is told too.
             key_of=lambda m: f"digest:{sweep}:{run}:{m.pk}:{credits[m.pk].pk}",
+            batch_id=batch_id,
         )
         SweepCredit.objects.filter(pk__in=[c.pk for c in credits.values()]).update(
             notified_at=timezone.now()

@@ -18,6 +18,7 @@ from apps.commissions.models import CommissionLedger
 from apps.commissions.services import DISBURSEMENT, commissions_disburse
 from apps.common.errors import ApplicationError
 from apps.notifications.models import Channel, Notification, Preference
+from apps.ops.models import Batch
 from apps.wallets.models import SweepChunk, SweepCredit, Wallet
 from apps.wallets.selectors import sweep_runs_untold
 from apps.wallets.services import (
@@ -254,10 +255,15 @@ def test_a_finished_run_queues_its_digests_and_those_of_runs_left_untold(
     with django_capture_on_commit_callbacks(execute=True):
         assert commissions_disburse(run="now", budget_seconds=0) == (None, 1)
 
+    runs = ("lost-early", "lost-half-way", "now")
     assert queued(redis_client) == [
         ("tasks.maturation.send_sweep_digests", {"sweep": DISBURSEMENT.name, "run": run})
-        for run in ("lost-early", "lost-half-way", "now")
+        for run in runs
     ]
+    # Each run's digests are a batch of their own, its writer the first job.
+    batches = Batch.objects.order_by("name")
+    assert [b.name for b in batches] == [f"Digests: {DISBURSEMENT.name} {run}" for run in runs]
+    assert {(b.total, b.pending) for b in batches} == {(1, 1)}
 
 
 def queued(redis_client) -> list[tuple[str, dict]]:

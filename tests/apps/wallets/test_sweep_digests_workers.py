@@ -1,7 +1,7 @@
 """Sweep digests through real workers: a run beat starts goes on in new tasks under one run
 id, and once it finishes each member it credited gets one digest for all of it, written by
 the maturation queue (heavy batches) in chunks and tasks of its own; an SMS among them is
-delivered by the notifications queue."""
+delivered by the notifications queue, each send a job of the run's digest batch."""
 
 import re
 
@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from apps.commissions.audit import ledger_audit
 from apps.notifications.models import Channel, Notification, Preference, Status
+from apps.ops.models import Batch
 from apps.wallets.models import SweepCredit
 from devstack.processes import wait_for
 from tasks.commissions import disburse_commissions
@@ -23,6 +24,11 @@ from tests.support.factories import MemberFactory
 from tests.support.workers import ProbeWorker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+DIGEST_SWEEP = {
+    "commissions_credited": "commissions.disburse",
+    "earnings_matured": "maturation.mature",
+}
 
 
 @pytest.mark.parametrize(
@@ -50,8 +56,19 @@ def test_a_run_over_many_tasks_ends_with_one_digest_per_member(
         wait_for(lambda: told(kind) == len(members), timeout=60, what="every member's digest")
         sms = Notification.objects.get(kind=kind, channel=Channel.SMS)
         wait_for(lambda: status(sms) == Status.SENT, timeout=30, what="the SMS digest to be sent")
+        # The digests are a batch: the writer (over its continuations) and the SMS, counted.
+        batch = wait_for(
+            lambda: Batch.objects.filter(finished_at__isnull=False).first(),
+            what="the digest batch to finish",
+        )
     finally:
         worker.stop()
+    assert batch.name == f"Digests: {DIGEST_SWEEP[kind]} {first.id}"
+    assert (batch.total, batch.pending, batch.failed) == (2, 0, 0)
+    assert sorted(batch.jobs.values_list("task_name", flat=True)) == [
+        "tasks.maturation.send_sweep_digests",
+        "tasks.notifications.deliver_sms",
+    ]
 
     log = worker.log()
     assert len(re.findall(rf"task\.finish id=\S+ name={task.name} ", log)) == 8
