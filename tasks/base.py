@@ -69,7 +69,8 @@ from apps.common import bucket, redis_client
 from apps.common.errors import TransientError
 from apps.ops import batches, chains, locks
 from apps.ops.delays import DELAYED, delay_hold, delayed_job_start
-from apps.ops.tags import tags_of
+from apps.ops.tags import HEADER as TAGS
+from apps.ops.tags import run_tags
 from config import queues
 from config.celery import PUBLISHED_AT
 
@@ -86,8 +87,8 @@ UNIQUE = "unique"
 OVERLAP = "overlap"
 EXCEPTIONS = "exceptions"
 # What a continuation carries on, and what a failed task keeps for its retry.
-CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH)
-KEPT = (batches.BATCH, chains.CATCH)
+CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH, TAGS)
+KEPT = (batches.BATCH, chains.CATCH, TAGS)
 
 DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -212,7 +213,7 @@ class Task(CeleryTask):
             f"id={request.id} name={self.name} queue={queue_of(self)} "
             f"attempt={attempt}/{self.attempts}"
         )
-        if tags := tags_of(kwargs):
+        if tags := run_tags(kwargs, request.headers):
             fields += f" tags={','.join(tags)}"
         log.debug("task.start %s", fields)  # at INFO, task.finish (or .retry, .failed) says it
         started = time.monotonic()

@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
 from apps.accounts.models import Member
+from apps.ops.tags import timeline_link
 
 
 class MemberCreationForm(UserCreationForm):
@@ -34,7 +35,23 @@ class MemberAdmin(UserAdmin):
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Activity", {"fields": ("task_runs",)}),
     )
+    readonly_fields = ("task_runs",)
+
+    @admin.display(description="Task runs")
+    def task_runs(self, obj):
+        """The member's own tasks and those of their newest payments and subscriptions."""
+        payments = obj.payments.order_by("-created_at").values_list("pk", flat=True)[:4]
+        subscriptions = obj.subscriptions.order_by("-created_at").values_list("pk", flat=True)[:5]
+        return timeline_link(
+            [
+                f"member:{obj.pk}",
+                *(f"payment:{pk}" for pk in payments),
+                *(f"subscription:{pk}" for pk in subscriptions),
+            ]
+        )
+
     add_fieldsets = (
         (
             None,

@@ -28,7 +28,7 @@ from redis.commands.core import Script
 
 from apps.common import redis_client
 from apps.ops.metrics import OUTCOMES
-from apps.ops.tags import tags_of
+from apps.ops.tags import run_tags
 
 log = logging.getLogger("conveyor.ops.runs")
 
@@ -98,7 +98,7 @@ def run_observed(
             runtime=runtime,
             outcome=outcome,
             error=error,
-            tags=tags_of(request.kwargs or {}),
+            tags=run_tags(request.kwargs or {}, request.headers),
         )
     except Exception:  # called from failure hooks too, which must not fail; the log says so
         log.exception("runs.unrecorded id=%s task=%s", request.id, task)

@@ -15,7 +15,8 @@ from apps.ops import broker, chains
 from apps.ops.delays import delayed_jobs_prune
 from apps.ops.models import AdminEvent, FailedTask
 from apps.ops.selectors import failed_task_list
-from apps.ops.tags import stored, tags_of
+from apps.ops.tags import HEADER as TAGS
+from apps.ops.tags import run_tags, stored, tags_of
 from config import events, queues, schedules
 from config.celery import app
 
@@ -57,7 +58,12 @@ def event_listeners_send(*, event_id: int) -> list[str]:
         for listener in event.unsent:
             task_id = f"event-{event.pk}-{listener.rsplit('.', 1)[-1]}"
             try:
-                app.send_task(listener, kwargs={"event_id": str(event.pk)}, task_id=task_id)
+                app.send_task(
+                    listener,
+                    kwargs={"event_id": str(event.pk)},
+                    task_id=task_id,
+                    headers={TAGS: event.tags.split()},  # its runs are on the event's timelines
+                )
             except broker.BROKER_ERRORS as exc:
                 error = exc
                 break
@@ -122,7 +128,7 @@ def failed_task_record(
         "reason": reason,
         "hostname": hostname,
         "failed_at": timezone.now(),
-        "tags": stored(tags_of(kwargs)),
+        "tags": stored(run_tags(kwargs, workflow)),  # a message's own tags are kept there
         "workflow": workflow or {},
     }
     try:

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from apps.common.errors import ApplicationError
+from apps.ops.tags import timeline_link
 from apps.payments import selectors
 from apps.payments.forms import ApplyAsPurchaseForm, ApplyToPaymentForm
 from apps.payments.models import Package, Payment, StkRequest, StripeEvent, Suspense
@@ -62,7 +63,18 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ("id", "reference", "phone", "mpesa_receipt", "stripe_reference")
     date_hierarchy = "created_at"
     inlines = [StkRequestInline]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "task_runs"]
+
+    @admin.display(description="Task runs")
+    def task_runs(self, obj):
+        """The payment's prompts and queries, and the subscription it paid for."""
+        tags = [
+            f"payment:{obj.pk}",
+            *(f"stk_request:{pk}" for pk in obj.stk_requests.values_list("pk", flat=True)[:8]),
+        ]
+        if subscription := getattr(obj, "subscription", None):
+            tags.append(f"subscription:{subscription.pk}")
+        return timeline_link(tags)
 
     def has_add_permission(self, request):
         return False

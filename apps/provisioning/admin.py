@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from apps.ops.tags import timeline_link
 from apps.provisioning.models import (
     RadCheck,
     RadGroupCheck,
@@ -83,7 +84,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("username", "member__phone", "payment__reference")
     date_hierarchy = "created_at"
     exclude = ("password",)
-    readonly_fields = [f.name for f in Subscription._meta.fields if f.name != "password"]
+    readonly_fields = [
+        *(f.name for f in Subscription._meta.fields if f.name != "password"),
+        "task_runs",
+    ]
+
+    @admin.display(description="Task runs")
+    def task_runs(self, obj):
+        return timeline_link([f"subscription:{obj.pk}", f"payment:{obj.payment_id}"])
 
     def has_add_permission(self, request):
         return False

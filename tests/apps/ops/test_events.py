@@ -46,6 +46,7 @@ def test_listeners_run_after_commit_once_each_and_fail_on_their_own(
     failed = wait_for(lambda: FailedTask.objects.first(), what="the failing listener")
     assert failed.task_id == f"event-{event.pk}-failing_listener"
     assert failed.kwargs == {"event_id": str(event.pk)}
+    assert failed.tags == f" event:{event.pk} queue:default "  # found by the event's tags too
     ran = wait_for(lambda: redis_client.lrange(f"listener:{event.pk}", 0, -1), what="the listener")
     assert ran == [f"event-{event.pk}-listener"]  # ran, despite its neighbour's failure
     assert not redis_client.exists(f"listener:{rolled_back.pk}")  # rolled back: never sent

@@ -1,11 +1,15 @@
 """The run log through a real worker: a job that succeeds on its third attempt shows all three,
-found by task, tag, id and outcome; an entity's timeline orders its runs across queues."""
+found by task, tag, id and outcome; an entity's timeline orders its runs across queues, and
+takes the tags a message carries (an event's listeners carry the event's)."""
 
 import uuid
 
 import pytest
 
 from apps.ops import runs
+from apps.ops.models import AdminEvent
+from apps.ops.services import event_emit
+from config import events
 from devstack.processes import wait_for
 from tests.support.probes import flaky, overrun, touch
 
@@ -89,3 +93,28 @@ def test_a_run_the_hard_time_limit_ended_is_logged_by_the_workers_main_process(w
     (run,) = job["runs"]
     assert run["error"].startswith("TimeLimitExceeded")
     assert (run["attempt"], run["worker"]) == (1, worker.name)
+
+
+def test_tags_a_message_carries_index_its_runs_through_retries(worker, key):
+    member = uuid.uuid4().hex
+    result = flaky.apply_async(
+        kwargs={"key": key, "failures": 1}, headers={"tags": [f"member:{member}"]}
+    )
+    _ended(result.id, "succeeded")
+
+    timeline = runs.timeline(tags=[f"member:{member}"])["runs"]
+    assert [(r["task_id"], r["attempt"], r["outcome"]) for r in timeline] == [
+        (result.id, 1, "retried"),
+        (result.id, 2, "succeeded"),
+    ]
+
+
+def test_an_events_listeners_run_on_the_events_timeline(worker, monkeypatch):
+    payment = uuid.uuid4().hex
+    listener = "tests.support.probes.listener"
+    monkeypatch.setitem(events.LISTENERS, AdminEvent.Type.QUEUE_BUSY, (listener,))
+    event = event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"payment_id": payment})
+
+    job = _ended(f"event-{event.pk}-listener", "succeeded")
+    assert job["task"] == listener and f"payment:{payment}" in job["tags"]
+    assert [r["task_id"] for r in runs.timeline(tags=[f"payment:{payment}"])["runs"]] == [job["id"]]
