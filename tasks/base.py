@@ -62,7 +62,7 @@ from celery.exceptions import (
 from celery.signals import task_failure
 from celery.worker.request import Request as CeleryRequest
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.common import bucket, redis_client
@@ -86,6 +86,7 @@ PACE_SLOT = "pace_slot"
 UNIQUE = "unique"
 OVERLAP = "overlap"
 EXCEPTIONS = "exceptions"
+UNCOMMITTED_LOCK_TTL = 60  # s a unique lock lasts until its held delay commits
 # What a continuation carries on, and what a failed task keeps for its retry.
 CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH, TAGS)
 KEPT = (batches.BATCH, chains.CATCH, TAGS)
@@ -155,19 +156,27 @@ class Task(CeleryTask):
         task_id = task_id or str(uuid.uuid4())
         token = headers.get(UNIQUE) or task_id  # a retry, release or continuation: ours
         name = self.unique_lock(args or (), kwargs or {})
+        # A held delay is a row of the caller's transaction: until it commits the lock is taken
+        # for a short while only, so a rollback cannot leave it held with nothing to run.
+        uncommitted = _held(options) and transaction.get_connection().in_atomic_block
+        ttl = min(self.unique_for, UNCOMMITTED_LOCK_TTL) if uncommitted else self.unique_for
         try:
-            held = locks.take(name, token, self.unique_for)
+            held = locks.take(name, token, ttl)
         except redis_client.REDIS_ERRORS as exc:
             raise TransientError(f"unique lock not taken: {exc}") from exc
         if held != token:
             log.info("task.unique_dropped name=%s lock=%s held_by=%s", self.name, name, held)
             return self.AsyncResult(held)
-        return self._send(args, kwargs, task_id, {**options, "headers": {**headers, UNIQUE: token}})
+        options = {**options, "headers": {**headers, UNIQUE: token}}
+        result = self._send(args, kwargs, task_id, options)
+        if uncommitted:
+            transaction.on_commit(lambda: _quietly(locks.take, name, token, self.unique_for))
+        return result
 
     def _send(self, args, kwargs, task_id, options: dict):
-        wait = _delay_of(options)
-        if wait is None or wait <= settings.DELAY_ETA_MAX:
+        if not _held(options):
             return super().apply_async(args, kwargs, task_id=task_id, **options)
+        wait = _delay_of(options)
         kept = {k: v for k, v in options.items() if k in ("queue", "headers", "priority")}
         due_at = timezone.now() + timedelta(seconds=wait)
         job = delay_hold(
@@ -490,6 +499,12 @@ def _alert_staff(task: Task, row, exc: BaseException) -> None:
         )
     except Exception:
         log.exception("task.alert_failed name=%s", task.name)
+
+
+def _held(options: dict) -> bool:
+    """Whether the send is a delay too long for a broker message, held in the database."""
+    wait = _delay_of(options)
+    return wait is not None and wait > settings.DELAY_ETA_MAX
 
 
 def _delay_of(options: dict) -> float | None:

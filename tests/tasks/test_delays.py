@@ -126,3 +126,23 @@ def test_a_published_job_whose_message_was_lost_is_published_again_and_runs_once
     (run,) = runs(redis_client, key)
     assert run["id"] == second
     assert "superseded" in short_visibility.log()
+
+
+def test_a_unique_held_delay_locks_for_a_minute_until_it_commits(
+    bounds, empty_queues, redis_client, key, monkeypatch
+):
+    monkeypatch.setattr(probes.unique_block, "unique_for", 3600)
+    lock = f"lock:{probes.unique_block.unique_lock((), {'key': key})}"
+    with pytest.raises(RuntimeError), transaction.atomic():
+        probes.unique_block.apply_async(kwargs={"key": key}, countdown=2 * 3600)
+        raise RuntimeError("the caller's work failed")
+    # Rolled back: no row, and the lock goes within a minute, not an hour.
+    assert not DelayedJob.objects.exists()
+    assert 0 < redis_client.pttl(lock) <= 60_000
+
+    redis_client.delete(lock)
+    with transaction.atomic():
+        probes.unique_block.apply_async(kwargs={"key": key}, countdown=2 * 3600)
+        assert redis_client.pttl(lock) <= 60_000
+    assert DelayedJob.objects.count() == 1
+    assert 3590_000 < redis_client.pttl(lock) <= 3600_000  # committed: its whole unique_for
