@@ -1,6 +1,7 @@
 """Delays under a real worker whose broker visibility timeout is lowered to 6 s, so that a
 delay of several times that stands for the hours a real one may last (kombu#337): held in
-the database, published once, on time, and recovered from the database after a Redis flush."""
+the database, published once, on time, and recovered from the database after a Redis flush;
+a short one stays a broker message, which a worker's restart does not lose."""
 
 import json
 import time
@@ -146,3 +147,26 @@ def test_a_unique_held_delay_locks_for_a_minute_until_it_commits(
         assert redis_client.pttl(lock) <= 60_000
     assert DelayedJob.objects.count() == 1
     assert 3590_000 < redis_client.pttl(lock) <= 3600_000  # committed: its whole unique_for
+
+
+def test_a_short_delay_waiting_in_a_worker_survives_its_restart(
+    bounds, empty_queues, redis_client, key, tmp_path
+):
+    env = {"BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY), "DELAY_ETA_MAX": "3"}
+    first = ProbeWorker(tmp_path, ["provisioning"], env=env).start()
+    sent = time.time()
+    job = probes.stamped.apply_async(kwargs={"key": key}, countdown=3, queue="provisioning")
+    # The worker holds the message until its ETA, unacknowledged; then it stops.
+    wait_for(lambda: redis_client.llen("provisioning") == 0, what="the worker to take it")
+    first.stop()
+    assert not runs(redis_client, key)
+
+    second = ProbeWorker(tmp_path, ["provisioning"], env=env).start()
+    try:
+        (run,) = wait_for(lambda: runs(redis_client, key), timeout=30, what="the delayed run")
+        assert run["id"] == job.id and run["at"] - sent >= 3 - 0.05
+        # Past a visibility timeout after it ran, nothing runs it again.
+        wait_for(lambda: not broker_holds(redis_client, job.id), what="it to be acknowledged")
+    finally:
+        second.stop()
+    assert len(runs(redis_client, key)) == 1
