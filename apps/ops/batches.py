@@ -165,13 +165,25 @@ def batch_of(request) -> str | None:
 
 def batch_cancelled(header: dict) -> bool:
     """Whether the batch of this job was cancelled (a job asks before it starts)."""
-    return Batch.objects.filter(pk=header["id"], cancelled_at__isnull=False).exists()
+    # Raw SQL: every batch job asks, and building the ORM query cost more than running it.
+    table = connection.ops.quote_name(Batch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT cancelled_at IS NOT NULL FROM {table} WHERE id = %s",  # noqa: S608
+            [_db_id(header["id"])],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def batch_job_finished(header: dict, *, state: str) -> None:
     """Count a job's final outcome once: ``state`` is SUCCEEDED, FAILED or SKIPPED."""
     batch_id, job_id = header["id"], header["job"]
     now = timezone.now()
+    if state != State.FAILED and connection.vendor == "postgresql":
+        was, pending = _counted_alone(batch_id, job_id, state, now)
+        if was is None or pending is not None:
+            return  # counted already, or counted now with nothing to decide
     with transaction.atomic():
         was = _move(batch_id, job_id, state, now)
         if was is None:
@@ -187,10 +199,7 @@ def batch_job_finished(header: dict, *, state: str) -> None:
 
 def _move(batch_id, job_id: str, state: str, now) -> str | None:
     """Move the job to ``state`` from the state it may leave; the state it left, or None."""
-    # A success may follow a failure (a retried job); a failure may repeat (retried, failed
-    # again: nothing to count); nothing leaves SUCCEEDED or SKIPPED.
-    leaves = [State.PENDING, State.FAILED] if state == State.SUCCEEDED else [State.PENDING]
-    for was in leaves:
+    for was in _leaves(state):
         moved = BatchJob.objects.filter(batch_id=batch_id, job_id=job_id, state=was).update(
             state=state, finished_at=now
         )
@@ -207,10 +216,60 @@ def _count(batch_id, pending_delta: int, failed_delta: int) -> int | None:
         cursor.execute(
             f"UPDATE {table} SET pending = pending + %s, failed = failed + %s "  # noqa: S608
             "WHERE id = %s RETURNING pending",
-            [pending_delta, failed_delta, Batch._meta.pk.get_db_prep_value(batch_id, connection)],
+            [pending_delta, failed_delta, _db_id(batch_id)],
         )
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def _leaves(state: str) -> list[str]:
+    """The states a job may leave for ``state``."""
+    # A success may follow a failure (a retried job); a failure may repeat (retried, failed
+    # again: nothing to count); nothing leaves SUCCEEDED or SKIPPED.
+    return [State.PENDING, State.FAILED] if state == State.SUCCEEDED else [State.PENDING]
+
+
+def _counted_alone(batch_id, job_id: str, state: str, now) -> tuple[str | None, int | None]:
+    """PostgreSQL: count the end of a pending job that leaves others pending, the common case,
+    in one autocommitted statement; (the state the job is in, if it may leave it for
+    ``state``; the jobs left pending, None if nothing was counted). An end that may decide a
+    callback (the last, or after a failure) is left for the transaction."""
+    # The job's row is locked first, then the batch's, as the transaction does; both WHEREs
+    # are checked again on the newest rows, so of two last jobs ending at once one counts
+    # here and the other finds one pending and goes to the transaction.
+    jobs = connection.ops.quote_name(BatchJob._meta.db_table)
+    table = connection.ops.quote_name(Batch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH was AS (
+                SELECT id, state FROM {jobs}
+                WHERE batch_id = %(batch)s AND job_id = %(job)s AND state = ANY(%(leaves)s)
+                FOR UPDATE
+            ), counted AS (
+                UPDATE {table} SET pending = pending - 1
+                WHERE id = %(batch)s AND pending > 1 AND (SELECT state FROM was) = %(pending)s
+                RETURNING pending
+            ), moved AS (
+                UPDATE {jobs} SET state = %(state)s, finished_at = %(now)s
+                WHERE id = (SELECT id FROM was) AND EXISTS (SELECT FROM counted)
+            )
+            SELECT (SELECT state FROM was), (SELECT pending FROM counted)
+            """,  # noqa: S608
+            {
+                "batch": _db_id(batch_id),
+                "job": job_id,
+                "leaves": _leaves(state),
+                "pending": State.PENDING,
+                "state": state,
+                "now": now,
+            },
+        )
+        return cursor.fetchone()
+
+
+def _db_id(batch_id):
+    return Batch._meta.pk.get_db_prep_value(batch_id, connection)
 
 
 def _settle(batch_id, *, job_id: str, state: str, was: str, now) -> None:
