@@ -25,29 +25,18 @@ shared bucket ``key`` (apps/common/bucket.py) and returns, waits in place for a 
 travels in the PACE_SLOT header and RELEASES counts the releases. A bucket that cannot be
 reached is a transient error.
 
-Workflows (README, "Workflows"), declared on the task, each off unless set:
-- ``unique_for = s``: a second enqueue with the same ``unique_key`` while one is waiting or
-  running is dropped and logged (Laravel's ShouldBeUnique); the lock is freed when the job ends.
-- ``without_overlapping = "name {kwarg}"``: a run that finds the lock held is released for
-  ``overlap_release`` s (or, with ``overlap = "skip"``, skipped), not failed. Freed when the run
-  ends; a holder that died frees it by its TTL (the hard limit and a margin).
-- ``max_exceptions = n``: fail for good at the n-th exception even with attempts left; releases
-  never count, exceptions do, a lost worker counts as an attempt only.
-- A job of a batch (apps/ops/batches.py) skips itself once its batch is cancelled, and its
-  final outcome is counted in the batch.
-The tokens of both locks, the batch and the exception count travel in headers through retries,
-releases and continuations (``continue_with``), so a continued job holds its locks to its end.
+Workflows (unique, without overlapping, long delays, batches) are tasks/workflow.py's mixin.
+``max_exceptions = n``: fail for good at the n-th exception even with attempts left; releases
+never count, exceptions do, a lost worker counts as an attempt only. The batch, the chain's
+catch, the tags and the exception count travel in headers through retries, releases and
+continuations (``continue_with``), as the lock tokens do.
 """
 
 import contextlib
-import hashlib
-import inspect
-import json
 import logging
 import random
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import NoReturn
 
 from celery import Task as CeleryTask
@@ -62,17 +51,16 @@ from celery.exceptions import (
 from celery.signals import task_failure
 from celery.worker.request import Request as CeleryRequest
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError
 
 from apps.common import bucket, redis_client
 from apps.common.errors import TransientError
-from apps.ops import batches, chains, locks
-from apps.ops.delays import DELAYED, delay_hold, delayed_job_start
+from apps.ops import batches, chains
 from apps.ops.tags import HEADER as TAGS
 from apps.ops.tags import run_tags
 from config import queues
 from config.celery import PUBLISHED_AT
+from tasks.workflow import OVERLAP, UNIQUE, Workflows, overlap_token, scaled
 
 log = logging.getLogger("conveyor.tasks")
 
@@ -82,11 +70,8 @@ CONTROL_FLOW = (Retry, Ignore, Reject)
 # Headers of a released message: how often it was released, and the bucket slot it holds.
 RELEASES = "releases"
 PACE_SLOT = "pace_slot"
-# Headers of workflows: the unique and overlap lock tokens, the exceptions so far.
-UNIQUE = "unique"
-OVERLAP = "overlap"
+# The exceptions so far (max_exceptions).
 EXCEPTIONS = "exceptions"
-UNCOMMITTED_LOCK_TTL = 60  # s a unique lock lasts until its held delay commits
 # What a continuation carries on, and what a failed task keeps for its retry.
 CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH, TAGS)
 KEPT = (batches.BATCH, chains.CATCH, TAGS)
@@ -110,7 +95,7 @@ class Request(CeleryRequest):
             self.task.request_stack.pop()
 
 
-class Task(CeleryTask):
+class Task(Workflows, CeleryTask):
     Request = Request
 
     transient_errors: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT_ERRORS
@@ -122,12 +107,6 @@ class Task(CeleryTask):
     policy: queues.QueuePolicy | None = None
     attempts: int | None = None
     backoff: tuple[int, ...] | None = None
-    # Workflows (see the module docstring).
-    unique_for: float | None = None
-    without_overlapping: str | None = None
-    overlap: str = "release"  # or "skip"
-    overlap_release: float = 10.0
-    overlap_margin: float = 30.0  # s the lock outlives the hard limit: its TTL if the holder dies
     max_exceptions: int | None = None
     run_log: bool = True  # each run in the run log (apps/ops/runs.py)
 
@@ -144,73 +123,11 @@ class Task(CeleryTask):
         if cls.soft_time_limit is None:
             cls.soft_time_limit = cls.policy.soft_limit
         # Celery waits this long before rerunning a task whose worker child was lost.
-        cls.default_retry_delay = _scaled(cls.backoff[0])
-
-    def apply_async(self, args=None, kwargs=None, task_id=None, **options):
-        """Celery's, except that a unique task that is waiting or running already is not sent
-        again (the result of the one that is), and a delay too long for a broker message is
-        held in the database (apps/ops/delays.py)."""
-        if not self.unique_for:
-            return self._send(args, kwargs, task_id, options)
-        headers = options.pop("headers", None) or {}
-        task_id = task_id or str(uuid.uuid4())
-        token = headers.get(UNIQUE) or task_id  # a retry, release or continuation: ours
-        name = self.unique_lock(args or (), kwargs or {})
-        # A held delay is a row of the caller's transaction: until it commits the lock is taken
-        # for a short while only, so a rollback cannot leave it held with nothing to run.
-        uncommitted = _held(options) and transaction.get_connection().in_atomic_block
-        ttl = min(self.unique_for, UNCOMMITTED_LOCK_TTL) if uncommitted else self.unique_for
-        try:
-            held = locks.take(name, token, ttl)
-        except redis_client.REDIS_ERRORS as exc:
-            raise TransientError(f"unique lock not taken: {exc}") from exc
-        if held != token:
-            log.info("task.unique_dropped name=%s lock=%s held_by=%s", self.name, name, held)
-            return self.AsyncResult(held)
-        options = {**options, "headers": {**headers, UNIQUE: token}}
-        result = self._send(args, kwargs, task_id, options)
-        if uncommitted:
-            transaction.on_commit(lambda: _quietly(locks.take, name, token, self.unique_for))
-        return result
-
-    def _send(self, args, kwargs, task_id, options: dict):
-        if not _held(options):
-            return super().apply_async(args, kwargs, task_id=task_id, **options)
-        wait = _delay_of(options)
-        kept = {k: v for k, v in options.items() if k in ("queue", "headers", "priority")}
-        due_at = timezone.now() + timedelta(seconds=wait)
-        job = delay_hold(
-            task_name=self.name,
-            args=args,
-            kwargs=kwargs,
-            due_at=due_at,
-            options={**kept, "task_id": task_id},
-        )
-        return self.AsyncResult(job.task_id)
-
-    def unique_key(self, args: tuple, kwargs: dict) -> str:
-        """What makes two enqueues the same job: by default, the same arguments (by name,
-        however they were passed)."""
-        return json.dumps(self.arguments(args, kwargs), sort_keys=True, default=str)
-
-    def arguments(self, args: tuple, kwargs: dict) -> dict:
-        """The call's arguments by name, defaults included."""
-        bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
-        bound.apply_defaults()
-        return dict(bound.arguments)
-
-    def unique_lock(self, args: tuple, kwargs: dict) -> str:
-        key = hashlib.sha1(self.unique_key(args, kwargs).encode()).hexdigest()  # noqa: S324
-        return f"unique:{self.name}:{key}"
-
-    def overlap_lock(self, args: tuple, kwargs: dict) -> str | None:
-        if not self.without_overlapping:
-            return None
-        return f"overlap:{self.without_overlapping.format(**self.arguments(args, kwargs))}"
+        cls.default_retry_delay = scaled(cls.backoff[0])
 
     def retry_countdown(self, retry: int) -> float:
         """Seconds before retry number ``retry`` (1-based): the schedule plus jitter."""
-        base = _scaled(queues.backoff_delay(self.backoff, retry))
+        base = scaled(queues.backoff_delay(self.backoff, retry))
         return base * (1 + random.uniform(0, queues.BACKOFF_JITTER))  # noqa: S311
 
     def __call__(self, *args, **kwargs):
@@ -274,54 +191,6 @@ class Task(CeleryTask):
         self._observe("succeeded", took, wait)
         return result
 
-    def _skipped(self, headers: dict, args: tuple, kwargs: dict) -> str | None:
-        """Why this run is not to run at all, if it is not."""
-        if (held := headers.get(DELAYED)) and not delayed_job_start(
-            job_id=held, task_id=self.request.id
-        ):
-            return "superseded (a newer copy of this delayed job was published)"
-        batch = headers.get(batches.BATCH)
-        if batch and batches.batch_cancelled(batch):
-            return "batch_cancelled"
-        lock = self.overlap_lock(args, kwargs)
-        if lock and self.overlap == "skip" and not self._take_overlap(lock, headers):
-            return f"overlapping lock={lock}"
-        return None
-
-    def _run_holding(self, args: tuple, kwargs: dict):
-        """Run under the overlap lock, if the task has one: freed when the run ends, unless the
-        job continues in a new task, which carries it on."""
-        lock = self.overlap_lock(args, kwargs)
-        if lock is None:
-            return self.run(*args, **kwargs)
-        headers = self.request.headers or {}
-        if not self._take_overlap(lock, headers):
-            log.info("task.overlapping id=%s name=%s lock=%s", self.request.id, self.name, lock)
-            self.release(_scaled(self.overlap_release))
-        try:
-            return self.run(*args, **kwargs)
-        finally:
-            if not getattr(self.request, "continued", False):
-                _quietly(locks.free, lock, _overlap_token(self.request))
-
-    def _take_overlap(self, lock: str, headers: dict) -> bool:
-        ttl = (self.time_limit or self.policy.hard_limit) + self.overlap_margin
-        try:
-            return locks.take(lock, _overlap_token(self.request), ttl) == _overlap_token(
-                self.request
-            )
-        except redis_client.REDIS_ERRORS as exc:
-            raise TransientError(f"overlap lock not taken: {exc}") from exc
-
-    def _ended(self, headers: dict, args: tuple, kwargs: dict, state: str) -> None:
-        """The job has its final outcome: count it in its batch, free its locks."""
-        if batch := headers.get(batches.BATCH):
-            batches.batch_job_finished(batch, state=state)
-        if self.unique_for and (token := headers.get(UNIQUE)):
-            _quietly(locks.free, self.unique_lock(args, kwargs), token)
-        if lock := self.overlap_lock(args, kwargs):
-            _quietly(locks.free, lock, _overlap_token(self.request))
-
     def _observe(
         self, outcome: str | None, took_ms: float | None, wait: float | None, error: str = ""
     ) -> None:
@@ -355,7 +224,7 @@ class Task(CeleryTask):
         if remaining is not None:
             request = self.request
             carried = {name: (request.headers or {}).get(name) for name in CARRIED}
-            carried[OVERLAP] = _overlap_token(request)
+            carried[OVERLAP] = overlap_token(request)
             request.continued = True  # its locks and its batch pass to the continuation
             rest, request.chain = request.chain, None  # and the rest of its chain
             self.apply_async(
@@ -501,39 +370,6 @@ def _alert_staff(task: Task, row, exc: BaseException) -> None:
         log.exception("task.alert_failed name=%s", task.name)
 
 
-def _held(options: dict) -> bool:
-    """Whether the send is a delay too long for a broker message, held in the database."""
-    wait = _delay_of(options)
-    return wait is not None and wait > settings.DELAY_ETA_MAX
-
-
-def _delay_of(options: dict) -> float | None:
-    """Seconds until a message sent with these options is due, if it is sent with a delay."""
-    if options.get("countdown") is not None:
-        return float(options["countdown"])
-    eta = options.get("eta")
-    if eta is None:
-        return None
-    if isinstance(eta, str):
-        eta = datetime.fromisoformat(eta)
-    if timezone.is_naive(eta):
-        eta = timezone.make_aware(eta, UTC)
-    return (eta - timezone.now()).total_seconds()
-
-
-def _overlap_token(request) -> str:
-    """The overlap lock's owner: the job's first run, carried on by its continuations."""
-    return (request.headers or {}).get(OVERLAP) or request.id
-
-
-def _quietly(free, *args) -> None:
-    """Free a lock; if Redis does not answer, its TTL frees it."""
-    try:
-        free(*args)
-    except redis_client.REDIS_ERRORS:
-        log.warning("task.lock_not_freed lock=%s", args[0], exc_info=True)
-
-
 def queue_of(task: Task) -> str:
     """The queue the current message came from, else the one the task routes to."""
     delivery = task.request.delivery_info or {}
@@ -550,10 +386,6 @@ def _waited(request) -> float | None:
         with contextlib.suppress(ValueError):  # an eta we cannot read: count from publish
             ready = max(published, datetime.fromisoformat(str(request.eta)).timestamp())
     return max(0.0, time.time() - ready)
-
-
-def _scaled(seconds: float) -> float:
-    return seconds * settings.TASK_BACKOFF_SCALE
 
 
 def _ms_since(started: float) -> float:
