@@ -60,7 +60,7 @@ from apps.ops.tags import HEADER as TAGS
 from apps.ops.tags import run_tags
 from config import queues
 from config.celery import PUBLISHED_AT
-from tasks.workflow import OVERLAP, UNIQUE, Workflows, overlap_token, scaled
+from tasks.workflow import ENDED, OVERLAP, UNIQUE, Workflows, overlap_token, scaled
 
 log = logging.getLogger("conveyor.tasks")
 
@@ -74,7 +74,7 @@ PACE_SLOT = "pace_slot"
 EXCEPTIONS = "exceptions"
 # What a continuation carries on, and what a failed task keeps for its retry.
 CARRIED = (UNIQUE, OVERLAP, batches.BATCH, chains.CATCH, TAGS)
-KEPT = (batches.BATCH, chains.CATCH, TAGS)
+KEPT = (batches.BATCH, chains.CATCH, TAGS, ENDED)
 
 DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
@@ -146,15 +146,20 @@ class Task(Workflows, CeleryTask):
         wait = _waited(request)
         headers = request.headers or {}
         try:
+            if ended := headers.get(ENDED):  # it ran; what is left is to count its end
+                self._ended_counted(headers, args, kwargs, ended)
+                log.info("task.end_counted %s state=%s", fields, ended)
+                self._observe(ended, _ms_since(started), wait)
+                return None
             skipped = self._skipped(headers, args, kwargs)
             if skipped:
                 log.info("task.skipped %s reason=%s", fields, skipped)
-                self._ended(headers, args, kwargs, batches.State.SKIPPED)
+                self._ended_counted(headers, args, kwargs, batches.State.SKIPPED)
                 self._observe("skipped", _ms_since(started), wait)
                 return None
             result = self._run_holding(args, kwargs)
             if not getattr(request, "continued", False):
-                self._ended(headers, args, kwargs, batches.State.SUCCEEDED)
+                self._ended_counted(headers, args, kwargs, batches.State.SUCCEEDED)
         except CONTROL_FLOW:
             raise
         except self.transient_errors as exc:

@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, transaction
 from django.utils import timezone
 
 from apps.common import redis_client
@@ -30,9 +30,13 @@ from apps.ops.delays import DELAYED, delay_hold, delayed_job_start
 
 log = logging.getLogger("conveyor.tasks")
 
+DB_ERRORS = (DatabaseError, InterfaceError)
+
 UNIQUE = "unique"
 OVERLAP = "overlap"
 UNCOMMITTED_LOCK_TTL = 60  # s a unique lock lasts until its held delay commits
+# The state a job ran to when its end could not be counted: its retry counts it, and only that.
+ENDED = "ended"
 
 
 class Workflows:
@@ -142,6 +146,23 @@ class Workflows:
             return locks.take(lock, overlap_token(self.request), ttl) == overlap_token(self.request)
         except redis_client.REDIS_ERRORS as exc:
             raise TransientError(f"overlap lock not taken: {exc}") from exc
+
+    def _ended_counted(self, headers: dict, args: tuple, kwargs: dict, state: str) -> None:
+        """_ended; if the database did not answer, the job is retried to count its end only:
+        its work is done and is not done again."""
+        try:
+            self._ended(headers, args, kwargs, state)
+        except DB_ERRORS as exc:
+            log.warning(
+                "task.end_not_counted id=%s name=%s state=%s error=%s",
+                self.request.id,
+                self.name,
+                state,
+                exc,
+            )
+            countdown = self.retry_countdown(self.request.retries + 1)
+            again = {**headers, ENDED: state}
+            raise self.retry(exc=exc, countdown=countdown, headers=again) from exc
 
     def _ended(self, headers: dict, args: tuple, kwargs: dict, state: str) -> None:
         """The job has its final outcome: count it in its batch, free its locks."""

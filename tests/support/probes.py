@@ -120,6 +120,20 @@ def batch_job(self, key: str, n: int, fail: bool = False) -> None:
 
 
 @app.task(bind=True)
+def batch_job_losing_db(self, key: str, n: int) -> None:
+    """A job of a batch that appends ``n`` to ``key:ran``, then loses its database connection
+    (PostgreSQL ends its session), so counting its end fails."""
+    from django.db import DatabaseError, connection
+
+    _redis().rpush(f"{key}:ran", n)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    except DatabaseError:
+        pass  # the session ended under the statement: what this probe is for
+
+
+@app.task(bind=True)
 def batch_gate(self, key: str, n: int) -> None:
     """A job of a batch that waits for ``key:go`` (at most 30 s), then appends ``n``."""
     r = _redis()
