@@ -12,6 +12,7 @@ import statistics
 import time
 import uuid
 
+from bench.procstat import CpuMeter, Kind
 from config import queues
 from config.celery import app
 from devstack.processes import WorkerProcess
@@ -29,12 +30,21 @@ def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[di
     }
     for task in variants.values():  # warm every code path and the pool
         _drain(worker, redis_client, task, batch // 10)
+    redis_pid = int(redis_client.info("server")["process_id"])
+    meter = CpuMeter([Kind("pool", (worker.process.pid,), True), Kind("redis", (redis_pid,), True)])
     rates: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[dict]] = {name: [] for name in variants}
     for round_ in range(rounds):
         order = list(variants.items())
         for name, task in order if round_ % 2 else reversed(order):  # no first-mover bias
+            before = meter.snapshot()
             rates[name].append(_drain(worker, redis_client, task, batch))
+            cpu[name].append(meter.ms(before, meter.snapshot()))
     bare, ours, unlogged = (statistics.median(rates[n]) for n in variants)
+    per_task = {
+        name: {k: statistics.median(c[k] for c in cpu[name]) / batch for k in ("pool", "redis")}
+        for name in variants
+    }
     pool = queues.policy(QUEUE).pool
     events = "on" if app.conf.worker_send_task_events else "off"
     setup = (
@@ -63,6 +73,14 @@ def run(worker: WorkerProcess, redis_client, batch: int, rounds: int) -> list[di
             "value": round(ours / bare, 3),
             "setup": f"ratio of the two medians, same run; {logged}",
         },
+        *(
+            {
+                "measure": f"queue overhead: CPU per task, {name} (ms, pool + redis)",
+                "value": round(c["pool"] + c["redis"], 3),
+                "setup": f"pool {c['pool']:.3f} + redis {c['redis']:.3f}, medians of rounds",
+            }
+            for name, c in per_task.items()
+        ),
         {
             "measure": "queue overhead: what the run log costs the ratio",
             "value": round((unlogged - ours) / bare, 3),

@@ -199,23 +199,30 @@ class Task(Workflows, CeleryTask):
     def _observe(
         self, outcome: str | None, took_ms: float | None, wait: float | None, error: str = ""
     ) -> None:
-        from apps.ops import metrics, runs
+        from apps.ops import metrics, observe, runs
 
         runtime = None if took_ms is None else took_ms / 1000
-        metrics.task_observed(
-            queue=queue_of(self), task=self.name, outcome=outcome, runtime=runtime, wait=wait
+        queue = queue_of(self)
+        seen = metrics.metric_writes(
+            queue=queue, task=self.name, outcome=outcome, runtime=runtime, wait=wait
         )
+        run = None
         if self.run_log:
-            runs.run_observed(
+            run = runs.run_of(
                 self.request,
                 task=self.name,
-                queue=queue_of(self),
+                queue=queue,
                 attempts=self.attempts,
                 outcome=outcome,
                 runtime=runtime,
                 wait=wait,
                 error=error,
             )
+        request = self.request
+        if request.called_directly or request.is_eager:
+            observe.record(metrics=seen, run=run)
+        else:  # in a worker: sent with others, off the task's path
+            observe.record_soon(metrics=seen, run=run)
 
     def budget(self) -> float:
         """Seconds a long job may work before it hands the rest to a new task: a share of

@@ -1,7 +1,8 @@
 """The run log, as Horizon's recent jobs: every run of every task, kept in Redis for
 RUN_HISTORY_DAYS, searchable by task, tag, id and outcome, and per entity as a timeline.
 
-Workers record each run (tasks/base.py, beside the metrics) in one round trip (a script):
+Workers record each run (tasks/base.py), in the same script and round trip as its metrics
+(apps/ops/observe.py):
 - ``runs:job:<task id>``: the job's runs in order, one small JSON record each (task, queue,
   attempt of attempts, worker, wait, duration, outcome, a capped error, tags, start time).
   A job's retries keep its id, so its attempts are read in one call and an id search is a
@@ -21,10 +22,8 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from functools import cache
 
 from django.conf import settings
-from redis.commands.core import Script
 
 from apps.common import redis_client
 from apps.ops.metrics import OUTCOMES
@@ -41,31 +40,25 @@ SCAN_MAX = 5000  # jobs a search looks through before it answers with a cursor
 TIMELINE_JOBS = 500  # an entity's newest jobs a timeline shows
 
 
-# One run, one command: a script costs the worker about half the CPU of the same writes as a
-# pipeline of commands (measured: 110 against 210 us), and no-op throughput is judged by it.
-# KEYS: the job's runs, recent, its task's set, its outcome's set, then its tags' sets.
-# ARGV: the run (JSON), TTL (s), score (time), member (task id), runs kept per job.
-RECORD = """
-redis.call('rpush', KEYS[1], ARGV[1])
-redis.call('ltrim', KEYS[1], -tonumber(ARGV[5]), -1)
-redis.call('expire', KEYS[1], ARGV[2])
-for i = 2, #KEYS do
-  redis.call('zadd', KEYS[i], ARGV[3], ARGV[4])
-  if i > 4 then redis.call('expire', KEYS[i], ARGV[2]) end
+# One run's writes, a fragment of apps/ops/observe.py's script (sent with the metrics', in one
+# round trip). rk: the job's runs, recent, its task's set, its outcome's set, then its tags'
+# sets. ra: the run (JSON), TTL (s), score (time), member (task id), runs kept per job.
+LUA = """
+redis.call('RPUSH', rk[1], ra[1])
+redis.call('LTRIM', rk[1], -tonumber(ra[5]), -1)
+redis.call('EXPIRE', rk[1], ra[2])
+for i = 2, #rk do
+  redis.call('ZADD', rk[i], ra[3], ra[4])
+  if i > 4 then redis.call('EXPIRE', rk[i], ra[2]) end
 end
 """
-
-
-@cache
-def _recorder(client) -> Script:
-    return client.register_script(RECORD)
 
 
 def history_seconds() -> float:
     return settings.RUN_HISTORY_DAYS * 86_400
 
 
-def run_observed(
+def run_of(
     request,
     *,
     task: str,
@@ -75,19 +68,19 @@ def run_observed(
     runtime: float | None,
     wait: float | None,
     error: str = "",
-) -> None:
-    """tasks/base.py's hook, from the running task's request. A final failure comes twice:
-    from the run (outcome None, with its times) and from where the failure is recorded
-    ("failed", with its error, once); the times wait on the request in between."""
+) -> tuple[list[str], list] | None:
+    """tasks/base.py's hook: the writes of the running task's run, if it is one to log. A final
+    failure comes twice: from the run (outcome None, with its times) and from where the
+    failure is recorded ("failed", with its error, once); the times wait on the request."""
     if request.id is None:
-        return  # called as a function, not a job
+        return None  # called as a function, not a job
     if outcome is None:
         request.run_times = (runtime, wait)
-        return
+        return None
     if outcome == "failed" and runtime is None:
         runtime, wait = getattr(request, "run_times", (None, wait))
     try:
-        run_record(
+        return run_writes(
             task_id=request.id,
             task=task,
             queue=queue,
@@ -102,9 +95,17 @@ def run_observed(
         )
     except Exception:  # called from failure hooks too, which must not fail; the log says so
         log.exception("runs.unrecorded id=%s task=%s", request.id, task)
+        return None
 
 
-def run_record(
+def run_record(**run) -> None:
+    """Append one run to its job and index the job by time, task, outcome and tags."""
+    from apps.ops.observe import record
+
+    record(run=run_writes(**run))
+
+
+def run_writes(
     *,
     task_id: str,
     task: str,
@@ -117,8 +118,8 @@ def run_record(
     outcome: str,
     error: str = "",
     tags: list[str] | tuple[str, ...] = (),
-) -> None:
-    """Append one run to its job and index the job by time, task, outcome and tags."""
+) -> tuple[list[str], list]:
+    """The KEYS and ARGV of LUA for one run."""
     now = time.time()
     run = {
         "at": round(now - (runtime or 0), 6),  # when it started
@@ -136,15 +137,7 @@ def run_record(
     keys = [f"{PREFIX}:job:{task_id}", RECENT, f"{PREFIX}:task:{task}"]
     keys += [f"{PREFIX}:outcome:{outcome}", *(f"{PREFIX}:tag:{tag}" for tag in tags)]
     ttl = int(history_seconds()) or 1
-    try:
-        client = redis_client.client()
-        _recorder(client)(
-            keys=keys,
-            args=[json.dumps(run, separators=(",", ":")), ttl, now, task_id, RUNS_PER_JOB],
-            client=client,
-        )
-    except redis_client.REDIS_ERRORS as exc:
-        log.warning("runs.unrecorded id=%s task=%s error=%s", task_id, task, exc)
+    return keys, [json.dumps(run, separators=(",", ":")), ttl, now, task_id, RUNS_PER_JOB]
 
 
 def job_get(*, task_id: str) -> dict | None:

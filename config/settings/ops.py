@@ -20,6 +20,8 @@ FLOWER_URL = env(
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # minutes of per-minute metrics kept in Redis for the metrics screen (1440: 24 hours).
 METRICS_MINUTES_KEPT = env.int("METRICS_MINUTES_KEPT", default=1440)
+# s a worker's run records (metrics, run log) gather before they are sent together.
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=0.05)
 # s one live-event stream stays open before the browser reconnects (and catches up).
 EVENT_STREAM_SECONDS = env.int("EVENT_STREAM_SECONDS", default=25)
 # s between two QueueBusy alerts for the same queue.

@@ -8,6 +8,7 @@ from apps.ops import metrics
 from devstack.processes import wait_for
 from tests.support.probes import fail, record
 from tests.support.prometheus import sample
+from tests.support.workers import ProbeWorker
 
 N = 12
 
@@ -45,3 +46,23 @@ def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metri
     assert rates["failure_rate"] == pytest.approx(1 / (N + 1))
     percentiles = metrics.runtime_percentiles("payments")
     assert percentiles["sample"] == N + 1 and 0 < percentiles["p50_ms"] <= percentiles["p95_ms"]
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_a_pool_child_recycled_after_each_task_sends_what_it_gathered(
+    tmp_path, key, clean_metrics, empty_queues
+):
+    # The children send their records together every METRICS_FLUSH_SECONDS (here longer than
+    # the test); one that exits after its task (its last) sends them as it goes.
+    env = {"WORKER_MAX_TASKS_PER_CHILD": "1", "METRICS_FLUSH_SECONDS": "600"}
+    child_per_task = ProbeWorker(tmp_path, ["payments"], env=env)
+    child_per_task.start()
+    try:
+        for _ in range(5):
+            record.delay(key)
+        series = ("payments", "tests.support.probes.record", "succeeded")
+        wait_for(lambda: metrics.counts().get(series) == 5, what="every run counted")
+    finally:
+        child_per_task.stop()
+    assert "run.unrecorded" not in child_per_task.log()
