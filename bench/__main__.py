@@ -65,6 +65,7 @@ def main() -> None:
     os.environ.update(
         REDIS_URL=server.url,
         DJANGO_SETTINGS_MODULE="config.settings.dev",
+        DJANGO_DEBUG="false",  # as in production: DEBUG keeps and times every query
         DJANGO_READ_DOT_ENV_FILE="false",
         VAR_DIR=str(workdir / "var"),
         DATABASE_URL=database,

@@ -29,6 +29,17 @@ def noop_project(done_key: str | None = None) -> None:
     _finish(done_key)
 
 
+@app.task(name="bench.tasks.noop_write")
+def noop_write(batch_id: str, done_key: str | None = None) -> None:
+    """The no-op with one autocommitted UPDATE of one row every job shares: the least a job
+    that counts its end in the database can cost, the floor under batch bookkeeping."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ops_batch SET pending = pending WHERE id = %s", [batch_id])
+    _finish(done_key)
+
+
 @app.task(name="bench.tasks.noop_unlogged", run_log=False)
 def noop_unlogged(done_key: str | None = None) -> None:
     """The same no-op under the project's Task class, without the run log: what it costs."""
