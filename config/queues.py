@@ -112,6 +112,17 @@ QUEUES: tuple[QueuePolicy, ...] = (
         alert_depth=500,
         alert_wait=10 * MINUTE,
     ),
+    QueuePolicy(
+        name="documents",
+        work="receipts, reports on demand, imports, exports",
+        pool=1,
+        soft_limit=540,
+        hard_limit=600,
+        attempts=2,
+        backoff=(60,),
+        alert_depth=20,
+        alert_wait=30 * MINUTE,
+    ),
 )
 
 BY_NAME: dict[str, QueuePolicy] = {q.name: q for q in QUEUES}
