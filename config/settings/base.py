@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "apps.wallets",
     "apps.commissions",
     "apps.engagement",
+    "apps.documents",
+    "apps.imports",
     "apps.demo",
 ]
 
@@ -136,6 +138,7 @@ LOGGING = {
 # ------------------------------------------------------------------------------
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import REDIS_URL  # noqa: E402
+from config.settings.documents import *  # noqa: E402, F403
 from config.settings.money import *  # noqa: E402, F403
 from config.settings.notifications import *  # noqa: E402, F403
 from config.settings.ops import *  # noqa: E402, F403
