@@ -11,8 +11,8 @@ minute reconciler ("ops: reconcile events").
 """
 
 LISTENERS: dict[str, tuple[str, ...]] = {
-    # apps/payments
-    "payment_processed": (),
+    # apps/payments: every fulfilled payment gets its receipt PDF
+    "payment_processed": ("tasks.documents.make_receipt_for_event",),
     "payment_failed": (),
     "payment_refunded": (),
     # apps/provisioning: the buyer hears from us either way
@@ -20,6 +20,8 @@ LISTENERS: dict[str, tuple[str, ...]] = {
     "provisioning_failed": ("tasks.provisioning.send_provisioning_delayed",),
     # apps/commissions: every active member is told
     "commission_rate_changed": ("tasks.notifications.announce_rate_change",),
+    # apps/documents: whoever asked for a report or export is mailed its link
+    "document_ready": ("tasks.notifications.tell_document_ready",),
     # apps/ops
     "queue_busy": (),
 }

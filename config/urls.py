@@ -19,5 +19,6 @@ urlpatterns = [
     path("hooks/", include((hooks + notification_hooks, "hooks"))),
     path("metrics", metrics, name="metrics"),
     path("admin/ops/", include((ops, "ops"))),  # before admin/, which would claim it
+    path("admin/documents/files/", include("apps.documents.urls")),
     path("admin/", admin.site.urls),
 ]

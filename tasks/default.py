@@ -90,6 +90,25 @@ def publish_delayed_jobs() -> int:
     return delayed_jobs_publish()
 
 
+@app.task(unique_for=300)
+def reconcile_documents() -> int:
+    """Beat, every 5 minutes: send again the reports and exports that made no progress for
+    15 minutes (a lost message, a dead run). Safe to rerun: a build never overlaps itself and
+    goes on from its last saved chunk."""
+    from apps.documents.services import documents_reconcile
+
+    return documents_reconcile()
+
+
+@app.task(unique_for=3600)
+def prune_documents() -> int:
+    """Beat, daily at 03:30: delete reports and exports older than DOCUMENT_KEEP_DAYS, with
+    their files. Safe to rerun: what is gone is gone."""
+    from apps.documents.services import documents_prune
+
+    return documents_prune()
+
+
 @app.task
 def drain_failed_task_spool() -> int:
     """Beat, every minute: move failures spooled in Redis while the database was away into
@@ -101,8 +120,9 @@ def drain_failed_task_spool() -> int:
 
 @app.task(unique_for=3600)
 def send_report(period: str = "day") -> str:
-    """Beat, daily at 02:00, weekly on Sunday at 06:00, monthly on the 1st at 07:00: what the
-    last period moved, mailed to ADMINS. Read only."""
+    """Beat, daily at 02:00, weekly on Sunday at 06:00, monthly on the 1st at 07:00: the last
+    period's summary asked for as a file, mailed to staff as a link once made. Safe to rerun:
+    the same period while it is being made is the same document."""
     from apps.reports.services import report_send
 
-    return report_send(period=period)
+    return str(report_send(period=period).pk)

@@ -60,3 +60,12 @@ def announce_rate_change(event_id: str) -> int:
     from apps.notifications.services import broadcast_for_event
 
     return broadcast_for_event(event_id=int(event_id))
+
+
+@app.task
+def tell_document_ready(event_id: str) -> int:
+    """Listener of document_ready: mail its link to whoever asked. Safe to rerun: one mail per
+    document and address (its key)."""
+    from apps.notifications.services import document_ready_tell
+
+    return document_ready_tell(event_id=int(event_id))

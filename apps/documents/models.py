@@ -58,6 +58,7 @@ class Document(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="Its last progress.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -36,6 +36,8 @@ KINDS = {
         Kind("commission_rate_changed", (Channel.IN_APP, Channel.SMS, Channel.EMAIL), chosen=True),
         # Staff: a task of the payments or provisioning queue failed for good.
         Kind("task_failed", (Channel.EMAIL,), chosen=False),
+        # Staff: a report or export they asked for (or a scheduled one) is ready.
+        Kind("document_ready", (Channel.EMAIL,), chosen=False),
     )
 }
 

@@ -63,6 +63,7 @@ class AdminEvent(models.Model):
         PROVISIONING_FAILED = "provisioning_failed", "ProvisioningFailed"
         QUEUE_BUSY = "queue_busy", "QueueBusy"
         COMMISSION_RATE_CHANGED = "commission_rate_changed", "CommissionRateChanged"
+        DOCUMENT_READY = "document_ready", "DocumentReady"
 
     type = models.CharField(max_length=32, choices=Type.choices, db_index=True)
     payload = models.JSONField()

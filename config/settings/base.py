@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.engagement",
     "apps.documents",
     "apps.imports",
+    "apps.reports",
     "apps.demo",
 ]
 

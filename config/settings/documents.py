@@ -19,3 +19,5 @@ DOCUMENT_CHUNK = env.int("DOCUMENT_CHUNK", default=5000)
 DOCUMENT_PDF_MAX_ROWS = env.int("DOCUMENT_PDF_MAX_ROWS", default=20000)
 # bytes an uploaded import may have.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# The format of the scheduled daily, weekly and monthly summaries (csv, xlsx or pdf).
+REPORT_SCHEDULED_FORMAT = env("REPORT_SCHEDULED_FORMAT", default="pdf")

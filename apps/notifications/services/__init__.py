@@ -5,6 +5,7 @@
 - ``delivery``: a notice delivered at most once (claim, call, record), resend, the reconciler.
 - ``reports``: Africa's Talking's delivery reports.
 - ``broadcasts``: a notice to every active member, in chunks.
+- ``documents``: staff told that a report or export is ready.
 
 Callers import from here: ``from apps.notifications.services import notify``.
 """
@@ -24,6 +25,7 @@ from apps.notifications.services.delivery import (
     notifications_reconcile,
     sms_pace,
 )
+from apps.notifications.services.documents import document_ready_tell
 from apps.notifications.services.reports import sms_delivery_report
 from apps.notifications.services.writing import (
     notification_mark_read,
@@ -40,6 +42,7 @@ __all__ = [
     "broadcast_check",
     "broadcast_for_event",
     "broadcast_start",
+    "document_ready_tell",
     "email_pace",
     "notification_deliver",
     "notification_delivery_failed",

@@ -48,6 +48,8 @@ QUEUE_OF = {
     "ops: reconcile batches": "default",
     "ops: reconcile events": "default",
     "ops: publish delayed jobs": "default",
+    "documents: reconcile": "default",
+    "documents: prune": "default",
     "reports: daily": "default",
     "reports: weekly": "default",
     "reports: monthly": "default",

@@ -1,0 +1,92 @@
+"""The formats, read back: CSV (BOM, CRLF, appended after the last saved chunk), XLSX
+(openpyxl), PDF (pypdf); text that would run as a formula is neutralised in every one."""
+
+import csv
+import io
+from decimal import Decimal
+
+import openpyxl
+import pypdf
+import pytest
+
+from apps.common.errors import ApplicationError
+from apps.documents.cells import cell, neutralise
+from apps.documents.writers import limit_check, writer_open
+
+COLUMNS = ("phone", "name", "amount")
+ROWS = [
+    ("254712345678", '=HYPERLINK("http://x")', Decimal("10.50")),
+    ("254700000001", "+1 call me", Decimal("-3.25")),
+    ("254700000002", "-2+3", None),
+    ("254700000003", "@SUM(A1)", Decimal("0.00")),
+    ("254700000004", "\tTabbed", 7),
+    ("254700000005", "Wanjiru Kamau", Decimal("1200.00")),
+]
+NEUTRAL = ['\'=HYPERLINK("http://x")', "'+1 call me", "'-2+3", "'@SUM(A1)", "'\tTabbed"]
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+254", "-x", "@a", "\tt", "\rr"])
+def test_a_formula_start_gets_a_quote(text):
+    assert neutralise(text) == "'" + text
+
+
+def test_numbers_stay_numbers_and_plain_text_stays_plain():
+    assert cell(Decimal("-5.00")) == Decimal("-5.00") and cell(3) == 3
+    assert cell("Wanjiru") == "Wanjiru" and cell(None) == "" and cell(True) == "yes"
+
+
+def read_csv(path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def test_csv_neutralises_and_resumes_after_the_last_saved_chunk(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = writer_open("csv", path, columns=COLUMNS, title="t")
+    writer.write(ROWS[:3])
+    saved = writer.position()
+    writer.write(ROWS[3:4])  # written, but its chunk was never saved: a killed run
+    writer.close()
+    resumed = writer_open("csv", path, columns=COLUMNS, title="t", size=saved)
+    resumed.write(ROWS[3:])
+    resumed.close()
+    rows = read_csv(path)
+    assert rows[0] == list(COLUMNS) and len(rows) == 1 + len(ROWS)
+    assert [r[1] for r in rows[1:6]] == NEUTRAL
+    assert rows[2][2] == "-3.25" and rows[3][2] == ""  # numbers are not neutralised
+
+
+def test_xlsx_holds_text_not_formulas(tmp_path):
+    path = tmp_path / "out.xlsx"
+    writer = writer_open("xlsx", path, columns=COLUMNS, title="Payments: 2026/11")
+    writer.write(ROWS)
+    writer.close()
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    assert sheet.title == "Payments  2026 11"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == COLUMNS
+    assert [r[1] for r in rows[1:6]] == NEUTRAL
+    assert rows[1][2] == 10.5 and rows[2][2] == -3.25  # numbers, not text
+    cells = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2))
+    assert all(row[1].data_type == "s" for row in cells)  # strings, none a formula
+
+
+def test_pdf_has_the_title_header_and_rows_on_every_page(tmp_path):
+    path = tmp_path / "out.pdf"
+    writer = writer_open("pdf", path, columns=COLUMNS, title="Payments report")
+    writer.write(ROWS * 20)
+    writer.close()
+    reader = pypdf.PdfReader(path)
+    assert len(reader.pages) >= 2
+    for page in reader.pages:
+        text = page.extract_text()
+        assert "Payments report" in text and "phone" in text
+    assert "Wanjiru Kamau" in reader.pages[0].extract_text()
+
+
+def test_a_pdf_over_its_row_limit_is_refused(settings):
+    settings.DOCUMENT_PDF_MAX_ROWS = 10
+    limit_check("pdf", 10)
+    with pytest.raises(ApplicationError, match="ask for CSV"):
+        limit_check("pdf", 11)
