@@ -7,12 +7,14 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import openpyxl
 import psutil
 import pypdf
 import pytest
 from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -123,6 +125,26 @@ def test_a_report_made_one_chunk_per_run_is_the_file_made_in_one(documents_worke
     document, _ = document_request(source="payments", fmt="csv", **last_days(7))
     ready(document)
     assert [r[0] for r in csv_rows(document)[1:]] == [str(p.pk) for p in inside]
+
+
+def test_the_command_makes_it_and_refuses_bad_requests(documents_worker, tmp_path):
+    payments(3, days_ago=1)
+    documents_worker()
+    out, target = StringIO(), tmp_path / "payments.csv"
+    since = str(timezone.localdate() - timedelta(days=2))
+    args = ["payments", "--since", since, "--until", str(timezone.localdate())]
+    call_command("generate_document", *args, "--wait", "--output", str(target), stdout=out)
+    assert "ready: 3 rows" in out.getvalue()
+    assert len(target.read_text(encoding="utf-8-sig").splitlines()) == 4
+    for bad, message in [
+        (["nonsense"], "Unknown report 'nonsense'"),
+        (["payments"], "needs a date range"),
+        (["payments", "--since", "2026-13-01", "--until", "2026-12-01"], "YYYY-MM-DD"),
+        (["payments", "--since", "2026-12-02", "--until", "2026-12-01"], "ends"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            call_command("generate_document", *bad)
+    assert Document.objects.count() == 1  # the refused asked for nothing
 
 
 def earnings(count: int) -> None:
