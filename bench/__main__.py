@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--ledger-rows", type=int, default=1_000_000, help="Rows to sweep.")
     parser.add_argument("--members", type=int, default=100_000, help="Wallets they go to.")
     parser.add_argument(
+        "--report-rows", type=int, default=1_000_000, help="Ledger rows a report exports."
+    )
+    parser.add_argument(
         "--notify-members", type=int, default=20_000, help="Members a broadcast goes to."
     )
     parser.add_argument(
@@ -50,7 +53,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["queue", "workflows", "notify", "stack", "money"],
+        choices=["queue", "workflows", "notify", "stack", "documents", "money"],
         help="Run one part (default: all).",
     )
     args = parser.parse_args()
@@ -83,6 +86,10 @@ def main() -> None:
         rows += _queue_overhead(args, workdir, server, only=args.only)
     if args.only in (None, "notify"):
         rows += _notifications(args, workdir)
+    if args.only in (None, "documents"):
+        from bench import documents
+
+        rows += documents.run(workdir, args.report_rows, members=1000)
     server.stop()
     if args.only in (None, "stack"):
         stack_rows, tables = _stack(args, workdir, database)

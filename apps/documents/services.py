@@ -5,7 +5,7 @@ A request is one row (Document); identical requests while it is being made get t
 ``key`` constraint), so they are one job. tasks.documents.build_document makes it after
 commit, without overlapping itself: each chunk's rows, progress and resume point are saved
 together, so a run killed at any instant is followed by one that goes on from the last saved
-chunk (CSV) or starts the file again (XLSX, PDF), and the file is stored once, when complete.
+chunk (CSV, XLSX) or starts the file again (PDF), and the file is stored once, when complete.
 """
 
 import hashlib
@@ -22,7 +22,7 @@ from apps.common.errors import ApplicationError
 from apps.documents import files
 from apps.documents.models import Document, Format
 from apps.documents.sources import source_get
-from apps.documents.writers import limit_check, writer_open
+from apps.documents.writers import WRITERS, appended_to, limit_check, writer_open
 from apps.ops.services import event_emit
 
 log = logging.getLogger("conveyor.documents")
@@ -109,7 +109,8 @@ def document_build(*, document_id, budget_seconds: float) -> dict | None:
     source = source_get(document.source)
     path = files.work_path(f"{document.pk}.{document.format}")
     size = document.cursor.get("size", 0)
-    if document.state == State.QUEUED or not document.cursor or _lost(path, size):
+    work = appended_to(document.format, path)
+    if document.state == State.QUEUED or not document.cursor or _lost(work, size):
         _start(document, source)
     writer = writer_open(
         document.format,
@@ -131,7 +132,7 @@ def document_build(*, document_id, budget_seconds: float) -> dict | None:
         if writer.resumable and time.monotonic() > deadline:
             writer.close()
             return {"document_id": str(document.pk)}
-    writer.close()
+    writer.finish()
     _finish(document, path, done)
     return None
 
@@ -142,7 +143,7 @@ def _lost(path, size: int) -> bool:
 
 
 def _resumable(document: Document) -> bool:
-    return document.format == Format.CSV
+    return WRITERS[document.format].resumable
 
 
 def _start(document: Document, source) -> None:
@@ -187,7 +188,10 @@ def document_fail(*, document_id, error: str) -> None:
     Document.objects.filter(pk=document_id, state__in=Document.ACTIVE).update(
         state=State.FAILED, error=error[:2000], finished_at=timezone.now()
     )
-    files.work_path(f"{document_id}.csv").unlink(missing_ok=True)
+    for fmt in Format.values:
+        path = files.work_path(f"{document_id}.{fmt}")
+        for work in {path, appended_to(fmt, path)}:
+            work.unlink(missing_ok=True)
     log.warning("document.failed id=%s error=%s", document_id, error)
 
 

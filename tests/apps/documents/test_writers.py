@@ -1,5 +1,6 @@
-"""The formats, read back: CSV (BOM, CRLF, appended after the last saved chunk), XLSX
-(openpyxl), PDF (pypdf); text that would run as a formula is neutralised in every one."""
+"""The formats, read back: CSV (BOM, CRLF) and XLSX (by openpyxl), each appended to after the
+last saved chunk, and PDF (pypdf); text that would run as a formula is neutralised in every
+one."""
 
 import csv
 import io
@@ -50,24 +51,30 @@ def test_csv_neutralises_and_resumes_after_the_last_saved_chunk(tmp_path):
     writer.close()
     resumed = writer_open("csv", path, columns=COLUMNS, title="t", size=saved)
     resumed.write(ROWS[3:])
-    resumed.close()
+    resumed.finish()
     rows = read_csv(path)
     assert rows[0] == list(COLUMNS) and len(rows) == 1 + len(ROWS)
     assert [r[1] for r in rows[1:6]] == NEUTRAL
     assert rows[2][2] == "-3.25" and rows[3][2] == ""  # numbers are not neutralised
 
 
-def test_xlsx_holds_text_not_formulas(tmp_path):
+def test_xlsx_holds_text_not_formulas_and_resumes_after_the_last_saved_chunk(tmp_path):
     path = tmp_path / "out.xlsx"
     writer = writer_open("xlsx", path, columns=COLUMNS, title="Payments: 2026/11")
-    writer.write(ROWS)
+    writer.write(ROWS[:2])
+    saved = writer.position()
+    writer.write(ROWS[2:4])  # never saved: a killed run
     writer.close()
+    resumed = writer_open("xlsx", path, columns=COLUMNS, title="Payments: 2026/11", size=saved)
+    resumed.write([*ROWS[2:], ("254700000006", "A & B <c> \x01\x0b", Decimal("2.5"))])
+    resumed.finish()
     sheet = openpyxl.load_workbook(path, read_only=True).active
     assert sheet.title == "Payments  2026 11"
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == COLUMNS
     assert [r[1] for r in rows[1:6]] == NEUTRAL
     assert rows[1][2] == 10.5 and rows[2][2] == -3.25  # numbers, not text
+    assert len(rows) == 1 + len(ROWS) + 1 and rows[-1][1] == "A & B <c> "  # XML-safe
     cells = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2))
     assert all(row[1].data_type == "s" for row in cells)  # strings, none a formula
 
@@ -76,7 +83,7 @@ def test_pdf_has_the_title_header_and_rows_on_every_page(tmp_path):
     path = tmp_path / "out.pdf"
     writer = writer_open("pdf", path, columns=COLUMNS, title="Payments report")
     writer.write(ROWS * 20)
-    writer.close()
+    writer.finish()
     reader = pypdf.PdfReader(path)
     assert len(reader.pages) >= 2
     for page in reader.pages:
