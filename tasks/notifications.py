@@ -41,9 +41,10 @@ def reconcile_notifications() -> dict:
 
 @app.task(bind=True)
 def advance_broadcast(self, broadcast_id: str) -> int:
-    """After staff start a broadcast (a commission rate changed): write the next chunks of its
-    notices; past its time budget it continues in a new task. Safe to rerun: each member's
-    notice has a key, and the cursor moves in the same transaction as the chunk."""
+    """After staff start a broadcast (a commission rate changed, a message to a segment): write
+    the next chunks of its notices; past its time budget it continues in a new task. Safe to
+    rerun: each member's notice has a key, and the cursor moves in the same transaction as the
+    chunk."""
     from apps.notifications.services import broadcast_advance
 
     remaining, written = broadcast_advance(

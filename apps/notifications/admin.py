@@ -1,10 +1,15 @@
-"""Notices, preferences and broadcasts in Django admin: read only, but for Resend."""
+"""Notices, preferences and broadcasts in Django admin: read only, but for Resend and for
+Send a message (admin_messages.py)."""
 
 from django.contrib import admin, messages
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from apps.common.errors import ApplicationError
+from apps.notifications.admin_messages import send_message_view
 from apps.notifications.kinds import KINDS
 from apps.notifications.models import Broadcast, Notification, Preference
+from apps.notifications.segments import segment_describe
 from apps.notifications.services import notification_resend
 
 
@@ -80,9 +85,49 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(Broadcast)
 class BroadcastAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "title", "kind", "state", "done", "total", "percent")
+    """Broadcasts with their progress and batch. Staff write to a segment of members with Send
+    a message (it needs the add permission); no broadcast is added or edited by hand."""
+
+    list_display = ("id", "created_at", "title", "kind", "state", "progress", "batch", "sent_by")
     list_filter = ("state", "kind")
-    readonly_fields = [f.name for f in Broadcast._meta.fields]
+    readonly_fields = [f.name for f in Broadcast._meta.fields] + ["progress", "batch", "who"]
+    change_list_template = "admin/notifications/broadcast/change_list.html"
+
+    def get_urls(self):
+        send = path(
+            "send/",
+            self.admin_site.admin_view(lambda request: send_message_view(self, request)),
+            name="notifications_broadcast_send",
+        )
+        return [send, *super().get_urls()]  # before the detail pages' catch-all
+
+    def changelist_view(self, request, extra_context=None):
+        can_send = self.has_send_permission(request)
+        return super().changelist_view(request, {**(extra_context or {}), "can_send": can_send})
+
+    def has_send_permission(self, request):
+        return request.user.has_perm("notifications.add_broadcast")
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} of {} ({}%)',
+            obj.percent,
+            obj.done,
+            obj.total,
+            obj.percent,
+        )
+
+    @admin.display(description="batch")
+    def batch(self, obj):
+        if obj.batch_id is None:
+            return "-"
+        url = reverse("ops:batch", args=[str(obj.batch_id)])
+        return format_html('<a href="{}">its sends</a>', url)
+
+    @admin.display(description="members")
+    def who(self, obj):
+        return segment_describe(obj.segment)
 
     def has_add_permission(self, request):
         return False

@@ -34,6 +34,9 @@ KINDS = {
         Kind("commissions_credited", (Channel.IN_APP, Channel.SMS, Channel.EMAIL), chosen=True),
         Kind("earnings_matured", (Channel.IN_APP, Channel.SMS, Channel.EMAIL), chosen=True),
         Kind("commission_rate_changed", (Channel.IN_APP, Channel.SMS, Channel.EMAIL), chosen=True),
+        # Staff wrote it to a segment (admin, Send a message) and chose its channels: members'
+        # preferences are not asked. Its text is context, never a template (see texts.py).
+        Kind("staff_message", (Channel.SMS, Channel.EMAIL), chosen=False),
         # Staff: a task of the payments or provisioning queue failed for good.
         Kind("task_failed", (Channel.EMAIL,), chosen=False),
         # Staff: a report or export they asked for (or a scheduled one) is ready.
@@ -86,7 +89,9 @@ def render(kind: str, channel: str, context: dict) -> Rendered:
 def _render(engine: Engine, kind: str, name: str, context: dict) -> str:
     path = f"{kind}/{name}"
     try:
-        return engine.get_template(path).render(Context(context))
+        # The engine's autoescape holds only if the Context says so (Context's default is on):
+        # an SMS or a plain-text mail must not arrive with &amp; and &#x27; in it.
+        return engine.get_template(path).render(Context(context, autoescape=engine.autoescape))
     except TemplateMissing as exc:
         raise TemplateMissing(f"{path}: {exc}") from None
     except (TemplateSyntaxError, VariableDoesNotExist) as exc:

@@ -109,7 +109,9 @@ class Preference(models.Model):
 
 
 class Broadcast(models.Model):
-    """One notice to every active member, written in chunks: its progress is ``done``/``total``."""
+    """One notice to every active member, or to a segment of them, written in chunks: its
+    progress is ``done``/``total``. A staff message keeps its subject and text in ``context``
+    (the staff_message kind's templates print them), and who sent it in ``sent_by``."""
 
     class State(models.TextChoices):
         RUNNING = "running", "Running"
@@ -126,6 +128,21 @@ class Broadcast(models.Model):
         max_length=100, unique=True, null=True, blank=True, help_text="e.g. event:<id>: once."
     )
     batch_id = models.UUIDField(null=True, blank=True, help_text="Its sends, as an ops batch.")
+    # The members filter, re-run by the writer chunk by chunk (apps/notifications/segments.py).
+    segment = models.JSONField(
+        null=True, blank=True, help_text="Who: a filter of active members; empty: all of them."
+    )
+    channels = models.JSONField(
+        default=list, blank=True, help_text="Chosen by staff; empty: the kind's, as members chose."
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member who sent it, if one did.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

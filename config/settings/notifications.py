@@ -39,6 +39,9 @@ FAILURE_ALERT_COOLDOWN = env.int("FAILURE_ALERT_COOLDOWN", default=900)
 NOTIFY_NUDGE_AFTER = env.int("NOTIFY_NUDGE_AFTER", default=900)
 # Members' notices are written in chunks of this many (the rate-change fan-out, digests).
 NOTIFY_CHUNK = env.int("NOTIFY_CHUNK", default=2000)
+# The most SMS parts a staff message to a segment may take (each part is billed): 3 is 459
+# GSM characters, or 201 with an emoji or a curly quote (apps/notifications/texts.py).
+STAFF_SMS_MAX_PARTS = env.int("STAFF_SMS_MAX_PARTS", default=3)
 
 # MAIL: notices go out through Django's EMAIL_BACKEND (config/settings/ops.py), from this.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="conveyor@localhost")

@@ -5,6 +5,7 @@
 - ``delivery``: a notice delivered at most once (claim, call, record), resend, the reconciler.
 - ``reports``: Africa's Talking's delivery reports.
 - ``broadcasts``: a notice to every active member, in chunks.
+- ``messages``: staff write to a segment of members (a broadcast of their text).
 - ``documents``: staff told that a report or export is ready.
 
 Callers import from here: ``from apps.notifications.services import notify``.
@@ -26,6 +27,7 @@ from apps.notifications.services.delivery import (
     sms_pace,
 )
 from apps.notifications.services.documents import document_ready_tell
+from apps.notifications.services.messages import staff_message_send, staff_message_sent
 from apps.notifications.services.reports import sms_delivery_report
 from apps.notifications.services.writing import (
     notification_mark_read,
@@ -55,5 +57,7 @@ __all__ = [
     "preference_set",
     "sms_delivery_report",
     "sms_pace",
+    "staff_message_send",
+    "staff_message_sent",
     "task_failure_alert",
 ]

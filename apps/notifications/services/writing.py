@@ -59,11 +59,13 @@ def notify_members(
     context_of,
     key_of,
     batch_id=None,
+    channels: Sequence[str] | None = None,
 ) -> int:
     """notify() for many members at once: rows bulk-written, a key per member (required, so a
     rerun of a chunk adds nothing). ``context_of(member)`` and ``key_of(member)`` give each
     member's. With ``batch_id`` the deliveries are jobs added to that running ops batch, in
-    the caller's transaction. Returns the rows written or found already written."""
+    the caller's transaction; ``channels`` as in notify(). Returns the rows written or found
+    already written."""
     members = list(members)
     preferences = {
         p.member_id: p for p in Preference.objects.filter(member_id__in=[m.pk for m in members])
@@ -71,7 +73,7 @@ def notify_members(
     rows = []
     for member in members:
         context, key = context_of(member), key_of(member)
-        for channel in _channels(kind, member, preferences.get(member.pk), None):
+        for channel in _channels(kind, member, preferences.get(member.pk), channels):
             row = _row(member, kind, channel, render(kind, channel, context), key)
             row.batch_id = batch_id
             rows.append(row)
