@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from apps.common.errors import ApplicationError
 from apps.ops.tags import timeline_link
@@ -8,6 +9,7 @@ from apps.payments.forms import ApplyAsPurchaseForm, ApplyToPaymentForm
 from apps.payments.models import Package, Payment, StkRequest, StripeEvent, Suspense
 from apps.payments.services import (
     normalize_reference,
+    receipts_enqueue,
     suspense_apply,
     suspense_apply_as_purchase,
     suspense_mark_refunded,
@@ -63,7 +65,26 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ("id", "reference", "phone", "mpesa_receipt", "stripe_reference")
     date_hierarchy = "created_at"
     inlines = [StkRequestInline]
-    readonly_fields = [*(f.name for f in Payment._meta.fields), "task_runs"]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "receipt_pdf", "task_runs"]
+    actions = ("regenerate_receipt",)
+
+    @admin.display(description="Receipt")
+    def receipt_pdf(self, obj):
+        link = selectors.receipt_link(obj)
+        if link is None:
+            return "not made yet" if obj.status == Payment.Status.FULFILLED else "-"
+        return format_html('<a href="{}">{}</a>', link["url"], link["number"])
+
+    @admin.action(description="Regenerate receipt")
+    def regenerate_receipt(self, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
+        sent = receipts_enqueue(payment_ids=selected)
+        self.message_user(
+            request,
+            f"{sent} receipt{'' if sent == 1 else 's'} will be made again on the documents "
+            f"queue; {len(selected) - sent} not fulfilled, skipped.",
+            messages.SUCCESS if sent else messages.WARNING,
+        )
 
     @admin.display(description="Task runs")
     def task_runs(self, obj):

@@ -248,3 +248,34 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class Receipt(models.Model):
+    """A fulfilled payment's receipt: its number, and where its PDF is once drawn
+    (apps/payments/services/receipts.py).
+
+    The number is RECEIPT_PREFIX and this row's id, zero-padded to 8 digits. The database
+    hands out the ids, so receipts made at once never share a number and none waits on a
+    counter row's lock; an id lost to a rolled-back transaction leaves a gap, so numbers rise
+    but may skip one. It is stored, not derived, so a later change of prefix leaves the
+    numbers already printed as they are. What the sale was is kept with it too (the package's
+    name, the VAT rate), so a receipt drawn again after an edit or a new rate says the same."""
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="receipt")
+    # Empty only inside the transaction that creates the row (the id comes first).
+    number = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    package_name = models.CharField(max_length=100)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=4, help_text="0.16 is 16 %.")
+    file = models.CharField(max_length=255, blank=True, help_text="Its name in storage.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(default=0, help_text="Bytes.")
+    created_at = models.DateTimeField(default=timezone.now)
+    generated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the PDF was last drawn; empty: not yet."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number or f"receipt of {self.payment_id}"

@@ -2,12 +2,16 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.urls import reverse
 
 from apps.common.db import first_match
 from apps.common.money import cents
-from apps.payments.models import CheckoutSession, Package, Payment, StkRequest, Suspense
+from apps.payments.models import CheckoutSession, Package, Payment, Receipt, StkRequest, Suspense
 
 
 def package_list_on_sale(*, router_id: int | None = None) -> QuerySet[Package]:
@@ -31,7 +35,7 @@ def package_get_cheapest_on_sale() -> Package | None:
 
 
 def payment_get(*, payment_id: uuid.UUID | str) -> Payment | None:
-    payments = Payment.objects.select_related("package", "subscription")
+    payments = Payment.objects.select_related("package", "subscription", "receipt")
     return first_match(payments.filter(pk=payment_id))
 
 
@@ -175,6 +179,44 @@ def checkout_session_payment_id(*, session_id: str) -> uuid.UUID | None:
     )
 
 
+def payment_status_by_id(*, ids: list) -> dict:
+    return dict(Payment.objects.filter(pk__in=ids).values_list("pk", "status"))
+
+
+def payment_ids_fulfilled(*, ids: list) -> list:
+    fulfilled = Payment.objects.filter(pk__in=ids, status=Payment.Status.FULFILLED)
+    return list(fulfilled.values_list("pk", flat=True))
+
+
+def payment_ids_lacking_receipt() -> Iterator[uuid.UUID]:
+    """Fulfilled payments whose receipt is not drawn, oldest first: none was made (the join
+    finds no receipt row) or its making never finished. Streamed: a catch-up may be large."""
+    lacking = Payment.objects.filter(status=Payment.Status.FULFILLED, receipt__generated_at=None)
+    return lacking.order_by("fulfilled_at").values_list("pk", flat=True).iterator(chunk_size=2000)
+
+
+def receipt_get_ready(*, payment_id: uuid.UUID) -> Receipt | None:
+    """The payment's receipt once its PDF is drawn."""
+    return Receipt.objects.filter(payment_id=payment_id, generated_at__isnull=False).first()
+
+
+def receipt_open(*, receipt: Receipt) -> File | None:
+    """The receipt's PDF, open for reading; None if storage has lost it (log-worthy, not a 500)."""
+    try:
+        return default_storage.open(receipt.file, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def receipt_link(payment: Payment) -> dict | None:
+    """The receipt's number and where to download it, once drawn; None before."""
+    receipt = getattr(payment, "receipt", None)
+    if receipt is None or receipt.generated_at is None:
+        return None
+    url = reverse("api:payment-receipt", kwargs={"payment_id": payment.pk})
+    return {"number": receipt.number, "url": url}
+
+
 def payment_state(payment: Payment) -> dict:
     """What the captive portal sees of a payment while it polls."""
 
@@ -193,6 +235,7 @@ def payment_state(payment: Payment) -> dict:
         "created_at": stamp(payment.created_at),
         "paid_at": stamp(payment.paid_at),
         "fulfilled_at": stamp(payment.fulfilled_at),
+        "receipt_pdf": receipt_link(payment),
     }
     if payment.method == Payment.Method.STRIPE and payment.status == Payment.Status.PENDING:
         session = payment.checkout_sessions.order_by("-created_at").first()

@@ -6,6 +6,7 @@ api = [
     path("packages/", views.packages, name="packages"),
     path("purchases/", views.purchases, name="purchases"),
     path("payments/<str:payment_id>/", views.payment_detail, name="payment-detail"),
+    path("payments/<str:payment_id>/receipt.pdf", views.payment_receipt, name="payment-receipt"),
 ]
 
 # Daraja refuses callback URLs containing mpesa, safaricom, exe, cmd, sql or query.

@@ -12,7 +12,7 @@ import uuid
 import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import FileResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -166,18 +166,37 @@ def purchases(request):
     return JsonResponse(body, status=202)
 
 
+def _payment_key(payment_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(payment_id))
+    except ValueError:
+        raise BadRequest("No such payment.", status=404, code="not_found") from None
+
+
 @require_GET
 @json_view
 def payment_detail(request, payment_id):
     """A payment's state, for the portal to poll."""
-    try:
-        key = uuid.UUID(str(payment_id))
-    except ValueError:
-        raise BadRequest("No such payment.", status=404, code="not_found") from None
-    payment = selectors.payment_get(payment_id=key)
+    payment = selectors.payment_get(payment_id=_payment_key(payment_id))
     if payment is None:
         raise BadRequest("No such payment.", status=404, code="not_found")
     return JsonResponse(selectors.payment_state(payment))
+
+
+@require_GET
+@json_view
+def payment_receipt(request, payment_id):
+    """The payment's receipt PDF, once drawn (``receipt_pdf`` in its state says when); 404
+    before. The payment's id is the key, as for its state."""
+    receipt = selectors.receipt_get_ready(payment_id=_payment_key(payment_id))
+    handle = receipt and selectors.receipt_open(receipt=receipt)
+    if handle is None:
+        if receipt is not None:
+            log.error("receipt.file_missing number=%s file=%s", receipt.number, receipt.file)
+        raise BadRequest("This payment has no receipt yet.", status=404, code="not_found")
+    return FileResponse(
+        handle, as_attachment=True, filename=f"{receipt.number}.pdf", content_type="application/pdf"
+    )
 
 
 # --- Daraja ----------------------------------------------------------------------------

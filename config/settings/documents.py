@@ -21,3 +21,20 @@ DOCUMENT_PDF_MAX_ROWS = env.int("DOCUMENT_PDF_MAX_ROWS", default=20000)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # The format of the scheduled daily, weekly and monthly summaries (csv, xlsx or pdf).
 REPORT_SCHEDULED_FORMAT = env("REPORT_SCHEDULED_FORMAT", default="pdf")
+
+# RECEIPTS
+# ------------------------------------------------------------------------------
+# Every fulfilled payment gets a PDF receipt, made on the documents queue
+# (apps/payments/services/receipts.py). Its number is this prefix and the receipt's id,
+# 8 digits: CNV-00000042.
+from decimal import Decimal  # noqa: E402
+
+RECEIPT_PREFIX = env("RECEIPT_PREFIX", default="CNV-")
+# Prices include VAT at this rate (Kenya's standard 16 %); 0: not VAT-registered, no VAT line.
+RECEIPT_VAT_RATE = env("RECEIPT_VAT_RATE", cast=Decimal, default=Decimal("0.16"))
+# The seller the receipt names; the address is one line, wrapped to the page.
+RECEIPT_OPERATOR_NAME = env(
+    "RECEIPT_OPERATOR_NAME", default=env("OPERATOR_NAME", default="Conveyor")
+)
+RECEIPT_OPERATOR_ADDRESS = env("RECEIPT_OPERATOR_ADDRESS", default="")
+RECEIPT_OPERATOR_TAX_PIN = env("RECEIPT_OPERATOR_TAX_PIN", default="")  # KRA PIN; empty: none

@@ -53,3 +53,6 @@ EMAIL_RATE = env("EMAIL_RATE", default="1000/1")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "test-mail")
 ADMINS = [("Operator", "ops@example.com")]
+# Files the tests and their workers make (receipts, reports, imports) stay apart from dev's.
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "test-media"))
+DOCUMENTS_WORK_DIR = env("DOCUMENTS_WORK_DIR", default=str(VAR_DIR / "test-documents"))

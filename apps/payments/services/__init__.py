@@ -8,6 +8,7 @@
 - ``suspense``: money that settles nothing, kept until applied to a payment or refunded.
 - ``fulfilment``: PAID -> FULFILLED, the hand-off to provisioning and commissions.
 - ``reconciliation``: the minute sweep and the STK query.
+- ``receipts``: a fulfilled payment's numbered receipt PDF (the documents queue).
 - ``transitions``: the conditional UPDATEs every sub-domain shares, the result types and
   the admin-event payloads; it imports none of the others.
 
@@ -22,6 +23,13 @@ from apps.payments.services.purchases import (
     normalize_reference,
     package_seed,
     purchase_create,
+)
+from apps.payments.services.receipts import (
+    receipt_make,
+    receipt_make_for_event,
+    receipts_enqueue,
+    receipts_enqueue_missing,
+    receipts_make,
 )
 from apps.payments.services.reconciliation import (
     QueryResult,
@@ -80,6 +88,11 @@ __all__ = [
     "payment_validate_c2b",
     "payments_reconcile",
     "purchase_create",
+    "receipt_make",
+    "receipt_make_for_event",
+    "receipts_enqueue",
+    "receipts_enqueue_missing",
+    "receipts_make",
     "rejected",
     "stk_callback_url",
     "stk_request_settle_by_query",
