@@ -52,8 +52,11 @@ def main() -> None:
         "--notify-count", type=int, default=500, help="SMS notices of the bucket test."
     )
     parser.add_argument(
+        "--import-members", type=int, default=100_000, help="Rows of the imported file."
+    )
+    parser.add_argument(
         "--only",
-        choices=["queue", "workflows", "notify", "stack", "documents", "money"],
+        choices=["queue", "workflows", "notify", "stack", "documents", "money", "imports"],
         help="Run one part (default: all).",
     )
     args = parser.parse_args()
@@ -90,6 +93,8 @@ def main() -> None:
         from bench import documents
 
         rows += documents.run(workdir, args.report_rows, members=1000)
+    if args.only in (None, "imports"):
+        rows += _imports(args, workdir)
     server.stop()
     if args.only in (None, "stack"):
         stack_rows, tables = _stack(args, workdir, database)
@@ -145,6 +150,16 @@ def _notifications(args, workdir: Path) -> list[dict]:
         sms_share=args.notify_sms_share,
         rate=args.notify_rate,
         count=args.notify_count,
+    )
+
+
+def _imports(args, workdir: Path) -> list[dict]:
+    from bench import imports
+
+    return imports.run(
+        database=bench_database(workdir, "conveyor_bench_imports"),
+        workdir=workdir,
+        members=args.import_members,
     )
 
 

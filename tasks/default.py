@@ -100,6 +100,15 @@ def reconcile_documents() -> int:
     return documents_reconcile()
 
 
+@app.task(unique_for=300)
+def reconcile_imports() -> int:
+    """Beat, every 5 minutes: send again the imports that stopped moving (their worker died).
+    Safe to rerun: a sent import goes on from its last chunk."""
+    from apps.imports.services import imports_reconcile
+
+    return imports_reconcile()
+
+
 @app.task(unique_for=3600)
 def prune_documents() -> int:
     """Beat, daily at 03:30: delete reports and exports older than DOCUMENT_KEEP_DAYS, with

@@ -5,3 +5,9 @@ class ImportsConfig(AppConfig):
     name = "apps.imports"
     label = "imports"
     verbose_name = "Imports"
+
+    def ready(self) -> None:
+        from apps.imports.selectors import imports_panel
+        from apps.ops import panels
+
+        panels.register("imports", "Member imports", imports_panel)

@@ -39,6 +39,9 @@ class Earning(models.Model):
 
     class Source(models.TextChoices):
         ASSIGNMENT = "assignment"
+        # A balance brought from another system by an import (apps/imports): one PENDING and
+        # one MATURED row per member at most, source_id "<member id>-pending|-withdrawable".
+        OPENING = "opening"
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"

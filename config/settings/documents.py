@@ -38,3 +38,12 @@ RECEIPT_OPERATOR_NAME = env(
 )
 RECEIPT_OPERATOR_ADDRESS = env("RECEIPT_OPERATOR_ADDRESS", default="")
 RECEIPT_OPERATOR_TAX_PIN = env("RECEIPT_OPERATOR_TAX_PIN", default="")  # KRA PIN; empty: none
+
+# IMPORTS
+# ------------------------------------------------------------------------------
+# rows staged, or applied, per chunk: each chunk is one transaction with its progress.
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=10000)
+# A file of more rows is refused: a migration of more members is split into files.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
+# min an unfinished import may go without progress before the reconciler sends it again.
+IMPORT_IDLE_MINUTES = env.int("IMPORT_IDLE_MINUTES", default=15)
