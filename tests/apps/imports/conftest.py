@@ -11,6 +11,7 @@ from django.db.models import Sum
 from apps.accounts.models import Member
 from apps.imports.models import Import
 from apps.imports.services import import_start
+from apps.imports.services.starting import LOCK
 from apps.wallets.models import Earning, Wallet
 from devstack.processes import wait_for
 from tests.support.workers import ProbeWorker
@@ -41,6 +42,13 @@ def documents_worker(django_db_setup, django_db_blocker, tmp_path_factory, media
     ).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_import_lock(redis_client):
+    """No import holds the one-at-a-time lock when a test starts: a run killed by an earlier
+    test holds it until its TTL (minutes), which is the lock's job, not this test's."""
+    redis_client.delete(f"lock:{LOCK}")
 
 
 @pytest.fixture(autouse=True)
