@@ -3,6 +3,7 @@
 import base64
 import json
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import NamedTuple
@@ -92,20 +93,31 @@ def held(redis_client, queue: str) -> dict[str, Held]:
 def kill_holding(
     worker: WorkerProcess, redis_client, queue: str, before: set, task: str | None = None
 ) -> list[Held]:
-    """SIGKILL ``worker`` once it holds a message of ``queue`` (of ``task``, if given; other
-    than the delivery tags in ``before``) and return what it held then: dead, it acknowledges
-    nothing more, so the hash read after the kill is what the kill interrupted."""
+    """SIGKILL ``worker`` while it holds a message of ``queue`` (of ``task``, if given; other
+    than the delivery tags in ``before``) and return what it held then. The worker is frozen
+    (SIGSTOP) before the hash is read, so a message acknowledged between the look and the kill
+    cannot slip by: if it let go of everything meanwhile, it is thawed and watched again."""
 
-    def holding() -> bool:
+    def holding() -> list[Held]:
         new = [m for tag, m in held(redis_client, queue).items() if tag not in before]
-        return any(task is None or m.task == task for m in new)
+        return [m for m in new if task is None or m.task == task]
 
-    wait_for(
-        holding,
-        timeout=60,
-        interval=0.005,
-        what=f"a worker to hold a {queue} message",
-    )
-    kill(worker)
-    after = held(redis_client, queue)
-    return [after[tag] for tag in after.keys() - before]
+    deadline = time.monotonic() + 60
+    while True:
+        remaining = max(deadline - time.monotonic(), 0.1)
+        wait_for(holding, timeout=remaining, interval=0.005, what=f"a {queue} message held")
+        tree = _signal_tree(worker, signal.SIGSTOP)
+        if holding():
+            kill(worker)  # SIGKILL reaches stopped processes too
+            after = held(redis_client, queue)
+            return [after[tag] for tag in after.keys() - before]
+        for process in tree:
+            process.send_signal(signal.SIGCONT)
+
+
+def _signal_tree(worker: WorkerProcess, sig) -> list[psutil.Process]:
+    main = psutil.Process(worker.process.pid)
+    tree = [main, *main.children(recursive=True)]
+    for process in tree:
+        process.send_signal(sig)
+    return tree
