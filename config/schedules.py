@@ -26,6 +26,7 @@ SCHEDULES = {
     "ops: publish delayed jobs": ("tasks.default.publish_delayed_jobs", 60),
     "documents: reconcile": ("tasks.default.reconcile_documents", 300),
     "documents: prune": ("tasks.default.prune_documents", "30 3 * * *"),
+    "documents: missing receipts": ("tasks.default.make_missing_receipts", "20 * * * *"),
     "imports: reconcile": ("tasks.default.reconcile_imports", 300),
     "reports: daily": ("tasks.default.send_report", "0 2 * * *", {"period": "day"}),
     "reports: weekly": ("tasks.default.send_report", "0 6 * * 0", {"period": "week"}),

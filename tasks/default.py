@@ -100,6 +100,15 @@ def reconcile_documents() -> int:
     return documents_reconcile()
 
 
+@app.task(unique_for=3000)
+def make_missing_receipts() -> int:
+    """Beat, hourly: queue a receipt for each fulfilled payment without one (its job failed for
+    good, or its message was lost). Safe to rerun: one receipt job waits per payment."""
+    from apps.payments.services import receipts_enqueue_missing
+
+    return receipts_enqueue_missing()
+
+
 @app.task(unique_for=300)
 def reconcile_imports() -> int:
     """Beat, every 5 minutes: send again the imports that stopped moving (their worker died).
