@@ -28,6 +28,7 @@ SCHEDULES = {
     "documents: prune": ("tasks.default.prune_documents", "30 3 * * *"),
     "documents: missing receipts": ("tasks.default.make_missing_receipts", "20 * * * *"),
     "imports: reconcile": ("tasks.default.reconcile_imports", 300),
+    "imports: prune": ("tasks.default.prune_imports", "40 3 * * *"),
     "reports: daily": ("tasks.default.send_report", "0 2 * * *", {"period": "day"}),
     "reports: weekly": ("tasks.default.send_report", "0 6 * * 0", {"period": "week"}),
     "reports: monthly": ("tasks.default.send_report", "0 7 1 * *", {"period": "month"}),

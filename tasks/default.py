@@ -127,6 +127,16 @@ def prune_documents() -> int:
     return documents_prune()
 
 
+@app.task(unique_for=3600)
+def prune_imports() -> int:
+    """Beat, daily at 03:40: delete the files, error reports and rows of imports finished
+    more than IMPORT_KEEP_DAYS ago, keeping each import's counts. Safe to rerun: one import
+    at a time, under its row lock, skipping what is pruned already."""
+    from apps.imports.services import imports_prune
+
+    return imports_prune()
+
+
 @app.task
 def drain_failed_task_spool() -> int:
     """Beat, every minute: move failures spooled in Redis while the database was away into

@@ -148,8 +148,10 @@ class ImportAdmin(ReadOnlyAdmin):
                 resume_url=_url("resume", imp),
                 undo_url=_url("undo", imp),
                 refusals=import_refusals(imp),
-                resumable=imp.state in (*Import.ACTIVE, Import.State.FAILED),
-                undoable=imp.state in (Import.State.DONE, Import.State.FAILED),
+                resumable=imp.state in Import.ACTIVE
+                or (imp.state == Import.State.FAILED and imp.pruned_at is None),
+                undoable=imp.state in (Import.State.DONE, Import.State.FAILED)
+                and imp.pruned_at is None,
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -76,6 +76,9 @@ class Import(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
+    pruned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its file, report and rows were deleted."
+    )
     updated_at = models.DateTimeField(auto_now=True, help_text="Its last progress.")
 
     class Meta:

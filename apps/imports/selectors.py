@@ -30,6 +30,7 @@ def import_progress(imp: Import) -> dict:
         "warnings": imp.warnings,
         "error": imp.error,
         "report": bool(imp.report),
+        "pruned_at": imp.pruned_at and imp.pruned_at.isoformat(),
         "finished": imp.state not in Import.ACTIVE,
     }
 

@@ -47,3 +47,6 @@ IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=10000)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
 # min an unfinished import may go without progress before the reconciler sends it again.
 IMPORT_IDLE_MINUTES = env.int("IMPORT_IDLE_MINUTES", default=15)
+# days a finished import keeps its file, error report and rows (what undo reads); then
+# `imports_prune` deletes them and keeps the import's counts as the record.
+IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=30)

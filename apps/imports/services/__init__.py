@@ -1,6 +1,7 @@
-"""Writes of the imports domain: start, run, resume, undo, fail, reconcile (one module each
-stage: starting, running, validation, applying, report, undo)."""
+"""Writes of the imports domain: start, run, resume, undo, fail, reconcile, prune (one module each
+stage: starting, running, validation, applying, report, undo, pruning)."""
 
+from apps.imports.services.pruning import imports_prune
 from apps.imports.services.report import report_open
 from apps.imports.services.running import import_fail, import_run
 from apps.imports.services.starting import (
@@ -18,6 +19,7 @@ __all__ = [
     "import_run_here",
     "import_start",
     "import_undo",
+    "imports_prune",
     "imports_reconcile",
     "report_open",
 ]

@@ -24,6 +24,7 @@ from apps.common import redis_client
 from apps.common.errors import ApplicationError
 from apps.imports.models import Import
 from apps.imports.reading import file_check
+from apps.imports.services.pruning import unpruned_check
 from apps.imports.services.running import import_run
 from apps.ops import locks
 
@@ -89,6 +90,7 @@ def import_resume(*, import_id: int, send: bool = True) -> Import:
         if imp.state not in (*Import.ACTIVE, Import.State.FAILED):
             raise ApplicationError(f"Import {import_id} is {imp.state}: nothing to resume.")
         if imp.state == Import.State.FAILED:
+            unpruned_check(imp, "resumed")
             if Import.objects.filter(sha256=imp.sha256, state__in=Import.ACTIVE).exists():
                 raise ApplicationError("The same file is being imported again already.")
             imp.state, imp.error, imp.finished_at = Import.State.RUNNING, "", None

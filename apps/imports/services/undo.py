@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.accounts.models import Member
 from apps.common.errors import ApplicationError
 from apps.imports.models import Import, ImportRow
+from apps.imports.services.pruning import unpruned_check
 from apps.imports.sql import MINE, E, R, T, moment, run
 from apps.wallets.balances import wallets_upsert_sql
 from apps.wallets.models import Earning, Wallet
@@ -40,6 +41,7 @@ def import_undo(*, import_id: int) -> Import:
             raise ApplicationError(f"There is no import {import_id}.")
         if imp.state == Import.State.UNDONE:
             raise ApplicationError(f"Import {import_id} was undone already.")
+        unpruned_check(imp, "undone")
         if imp.state in Import.ACTIVE:
             raise ApplicationError(
                 f"Import {import_id} is {imp.state}: wait for it to finish (or fail) first."

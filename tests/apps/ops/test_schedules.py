@@ -50,6 +50,7 @@ QUEUE_OF = {
     "ops: publish delayed jobs": "default",
     "documents: reconcile": "default",
     "documents: prune": "default",
+    "imports: prune": "default",
     "documents: missing receipts": "default",
     "imports: reconcile": "default",
     "reports: daily": "default",
