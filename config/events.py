@@ -12,7 +12,7 @@ minute reconciler ("ops: reconcile events").
 
 LISTENERS: dict[str, tuple[str, ...]] = {
     # apps/payments: every fulfilled payment gets its receipt PDF
-    "payment_processed": ("tasks.documents.make_receipt_for_event",),
+    "payment_processed": ("tasks.documents.receipts.make_receipt_for_event",),
     "payment_failed": (),
     "payment_refunded": (),
     # apps/provisioning: the buyer hears from us either way

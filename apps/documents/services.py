@@ -2,7 +2,7 @@
 pruned, re-nudged.
 
 A request is one row (Document); identical requests while it is being made get that row (the
-``key`` constraint), so they are one job. tasks.documents.build_document makes it after
+``key`` constraint), so they are one job. tasks.documents.builds.build_document makes it after
 commit, without overlapping itself: each chunk's rows, progress and resume point are saved
 together, so a run killed at any instant is followed by one that goes on from the last saved
 chunk (CSV, XLSX) or starts the file again (PDF), and the file is stored once, when complete.
@@ -93,10 +93,10 @@ def document_request(
 
 
 def _send(document: Document) -> None:
-    from tasks import documents
+    from tasks.documents import builds
 
     transaction.on_commit(
-        lambda: documents.build_document.delay(document_id=str(document.pk)), robust=True
+        lambda: builds.build_document.delay(document_id=str(document.pk)), robust=True
     )
 
 

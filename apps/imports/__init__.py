@@ -3,8 +3,8 @@
 `manage.py import_members FILE` or the admin's upload page: the file is checked at once (by
 its content: XLSX is a zip holding a workbook, CSV must be UTF-8; the header must name phone,
 name, upline_phone, pending and withdrawable, other columns are ignored with a warning), stored,
-and imported on the documents queue by tasks.documents.import_members: stage (each row cleaned
-on its own) → validate (set-based, against the file and the members) → apply (uplines before
+and imported on the documents queue by tasks.documents.imports.import_members: stage (each row
+cleaned on its own) → validate (set-based, against the file and the members) → apply (uplines before
 their referrals) → report (the refused rows, a CSV). Every chunk is one transaction with the
 cursor it moves (services/running.py), so a killed worker loses only its chunk in flight.
 

@@ -30,7 +30,8 @@ from apps.ops import locks
 
 log = logging.getLogger("conveyor.imports")
 
-LOCK = "overlap:imports"  # the lock tasks.documents.import_members holds (without_overlapping)
+# The lock tasks.documents.imports.import_members holds (without_overlapping).
+LOCK = "overlap:imports"
 
 
 def import_start(
@@ -69,11 +70,11 @@ def import_start(
 
 
 def _send(imp: Import) -> None:
-    from tasks import documents
+    from tasks.documents import imports as import_tasks
     from tasks.workflow import OVERLAP
 
     def send() -> None:
-        documents.import_members.apply_async(
+        import_tasks.import_members.apply_async(
             kwargs={"import_id": imp.pk}, headers={OVERLAP: imp.token}
         )
 

@@ -29,7 +29,7 @@ from apps.payments import selectors
 from apps.payments.models import Payment, Receipt
 from apps.payments.receipt_pdf import ReceiptPage, receipt_pdf
 from apps.payments.services.transitions import mask_phone
-from tasks import documents as document_tasks
+from tasks.documents import receipts as receipt_tasks
 
 log = logging.getLogger("conveyor.payments")
 
@@ -98,7 +98,7 @@ def _enqueue(payment_ids: Iterable) -> int:
     # One waits per payment (make_receipt is unique), however often this is asked.
     sent = 0
     for payment_id in payment_ids:
-        enqueue_on_commit(document_tasks.make_receipt, payment_id=payment_id)
+        enqueue_on_commit(receipt_tasks.make_receipt, payment_id=payment_id)
         sent += 1
     return sent
 

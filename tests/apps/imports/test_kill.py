@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_import_finishes_it_once_resumed(
 
     # Each chunk is its own task: the kill may land inside one (held, so redelivered) or
     # between two (the next is still queued); either way nothing else was held.
-    assert {m.task for m in interrupted} <= {"tasks.documents.import_members"}
+    assert {m.task for m in interrupted} <= {"tasks.documents.imports.import_members"}
     imp.refresh_from_db()
     assert 0 < imp.applied < imp.total - imp.refused, imp.applied
     assert imp.applied == Member.objects.count()  # what is counted is what was made

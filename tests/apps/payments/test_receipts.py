@@ -280,7 +280,7 @@ def test_missing_enqueues_only_the_receipts_not_made(
     call_command("receipts_make", "--missing", stdout=out)
     assert out.getvalue() == "2 receipts enqueued.\n"
     queued = documents_queue()
-    assert {name for name, _ in queued} == {"tasks.documents.make_receipt"}
+    assert {name for name, _ in queued} == {"tasks.documents.receipts.make_receipt"}
     assert sorted(kwargs["payment_id"] for _, kwargs in queued) == sorted(
         str(p.pk) for p in (never, unfinished)
     )
@@ -330,4 +330,5 @@ def test_the_admin_links_the_receipt_and_regenerates_it_on_the_queue(
         follow=True,
     )
     assert "1 receipt will be made again" in response.content.decode()
-    assert documents_queue() == [("tasks.documents.make_receipt", {"payment_id": str(payment.pk)})]
+    queued = [("tasks.documents.receipts.make_receipt", {"payment_id": str(payment.pk)})]
+    assert documents_queue() == queued
