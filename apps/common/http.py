@@ -40,6 +40,12 @@ def error_response(error: BadRequest) -> JsonResponse:
     return response
 
 
+def redis_unavailable(exc: Exception) -> JsonResponse:
+    """503 for a read that needs Redis while it does not answer."""
+    message = f"Redis does not answer: {exc}"
+    return error_response(BadRequest(message, status=503, code="redis_unavailable"))
+
+
 def read_body(request: HttpRequest, max_bytes: int) -> bytes:
     """The raw body, refused with 413 past ``max_bytes`` before more than that is read."""
     declared = request.META.get("CONTENT_LENGTH") or "0"

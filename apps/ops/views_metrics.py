@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.common import redis_client
+from apps.common.http import redis_unavailable
 from apps.ops import metric_series
 from apps.ops.views import staff_only
 from config import queues
@@ -40,8 +41,7 @@ def metrics_data(request):
     try:
         data = metric_series.series(queue=queue or None, minutes=minutes, step=step)
     except redis_client.REDIS_ERRORS as exc:
-        error = {"code": "redis_unavailable", "message": f"Redis does not answer: {exc}"}
-        return JsonResponse({"error": error}, status=503)
+        return redis_unavailable(exc)
     return JsonResponse({"queue": queue or None, "range": shown, **data})
 
 

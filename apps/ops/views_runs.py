@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.common import redis_client
+from apps.common.http import redis_unavailable
 from apps.ops import runs
 from apps.ops.metrics import OUTCOMES
 from apps.ops.views import staff_only
@@ -85,8 +86,7 @@ def _answer(selector, **kwargs) -> JsonResponse:
     try:
         return JsonResponse(selector(**kwargs))
     except redis_client.REDIS_ERRORS as exc:
-        body = {"error": {"code": "redis_unavailable", "message": f"Redis does not answer: {exc}"}}
-        return JsonResponse(body, status=503)
+        return redis_unavailable(exc)
 
 
 def _bad(message: str) -> JsonResponse:
