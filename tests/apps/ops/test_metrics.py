@@ -13,7 +13,9 @@ from tests.support.workers import ProbeWorker
 N = 12
 
 
-@pytest.mark.django_db
+# Transactional: the worker records the failure in the database itself, a row a rolled-back
+# test would leave behind for the next test.
+@pytest.mark.django_db(transaction=True)
 def test_n_tasks_through_a_worker_are_counted_and_timed(worker, key, clean_metrics, settings):
     settings.METRICS_TOKEN = "scrape-me"
     results = [record.delay(key) for _ in range(N)]
