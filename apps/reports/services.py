@@ -25,6 +25,14 @@ from apps.wallets.selectors import earnings_summary
 log = logging.getLogger("conveyor.reports")
 
 PERIODS = ("day", "week", "month")
+MEASURES = (
+    "payments fulfilled",
+    "payments failed",
+    "subscriptions changed",
+    "commissions disbursed",
+    "earnings matured",
+    "failed tasks",
+)
 
 
 def report_lines(*, since, until) -> list[tuple[str, str]]:
@@ -35,17 +43,15 @@ def report_lines(*, since, until) -> list[tuple[str, str]]:
     commissions = commissions_summary(**window_)
     earnings = earnings_summary(**window_)
     failures = failed_tasks_summary(**window_)
-    return [
-        ("payments fulfilled", f"{payments['fulfilled']}, KES {payments['fulfilled_total']}"),
-        ("payments failed", str(payments["failed"])),
-        ("subscriptions changed", _counts(subscriptions)),
-        (
-            "commissions disbursed",
-            f"{commissions['disbursed']}, KES {commissions['disbursed_total']}",
-        ),
-        ("earnings matured", f"{earnings['matured']}, KES {earnings['matured_total']}"),
-        ("failed tasks", _counts(failures)),
+    values = [
+        f"{payments['fulfilled']}, KES {payments['fulfilled_total']}",
+        str(payments["failed"]),
+        _counts(subscriptions),
+        f"{commissions['disbursed']}, KES {commissions['disbursed_total']}",
+        f"{earnings['matured']}, KES {earnings['matured_total']}",
+        _counts(failures),
     ]
+    return list(zip(MEASURES, values, strict=True))
 
 
 def _counts(by_key: dict[str, int]) -> str:
@@ -66,7 +72,7 @@ def register_summary() -> None:
             "Summary",
             ("measure", "value"),
             _summary_rows,
-            lambda params: 6,
+            lambda params: len(MEASURES),
         )
     )
 
