@@ -30,5 +30,6 @@ Decisions:
 - Undo removes the members an import created, with their opening balances and wallets, and
   takes back the openings it recorded for members already here, in one transaction; it is
   refused if any member it created has had anything else since (any row pointing at the
-  member: payments, ledger rows, referrals from elsewhere, notices, the daily assignments).
+  member: payments, ledger rows, referrals from elsewhere, notices, a completed activity;
+  the day's activities handed out to it go with it).
 """

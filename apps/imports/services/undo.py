@@ -3,13 +3,15 @@ balances and wallets, and the opening balances it recorded for members already h
 back out of their wallets. Refused, changing nothing, if any member it created has had anything
 else since: a payment, a ledger row, a referral not from this import, a notice — any row
 anywhere that points at the member (found from the model's relations, so a table added later
-counts too)."""
+counts too). The daily activities handed out at 00:05 are the system's doing, not the
+member's: they go with the member, unless one was completed."""
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Member
 from apps.common.errors import ApplicationError
+from apps.engagement.models import Assignment
 from apps.imports.models import Import, ImportRow
 from apps.imports.services.pruning import unpruned_check
 from apps.imports.sql import MINE, E, R, T, moment, run
@@ -19,7 +21,12 @@ from apps.wallets.models import Earning, Wallet
 Status = ImportRow.Status
 
 # What the import's own rows account for: checked apart, not as "other activity".
-OWN = {(Wallet, "member_id"), (Earning, "member_id"), (Member, "referred_by_id")}
+OWN = {
+    (Wallet, "member_id"),
+    (Earning, "member_id"),
+    (Member, "referred_by_id"),
+    (Assignment, "member_id"),
+}
 
 GIVE_BACK = wallets_upsert_sql(
     f"""SELECT e.{E.member},
@@ -53,6 +60,7 @@ def import_undo(*, import_id: int) -> Import:
         opened = rows.filter(opening=True).values("member_id")
         Earning.objects.filter(source_kind=Earning.Source.OPENING, member_id__in=opened).delete()
         Wallet.objects.filter(member_id__in=created).delete()
+        Assignment.objects.filter(member_id__in=created).delete()  # none completed: checked
         # A wallet is made when money first arrives: one left at zero goes as well.
         Wallet.objects.filter(member_id__in=opened, pending=0, withdrawable=0).delete()
         _members_delete(imp.pk)
@@ -80,6 +88,11 @@ def _activity_check(imp: Import, created) -> None:
             Earning.objects.filter(member_id__in=created).exclude(
                 source_kind=Earning.Source.OPENING, member_id__in=opened
             ),
+            "member_id",
+        ),
+        (
+            "completed daily activities",
+            Assignment.objects.filter(member_id__in=created, status=Assignment.Status.COMPLETED),
             "member_id",
         ),
         (

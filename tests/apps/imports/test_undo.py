@@ -9,12 +9,14 @@ from django.utils import timezone
 
 from apps.commissions.audit import ledger_audit
 from apps.common.errors import ApplicationError
+from apps.engagement.models import Assignment
+from apps.engagement.services import activities_assign
 from apps.imports.models import ImportRow
 from apps.imports.services import import_resume, import_undo
 from apps.payments.models import Payment
 from apps.wallets.services import earning_record
 from tests.apps.imports.conftest import csv_bytes, finished, snapshot, start
-from tests.support.factories import MemberFactory, PackageFactory
+from tests.support.factories import ActivityFactory, MemberFactory, PackageFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -96,3 +98,21 @@ def test_undo_is_refused_once_a_member_it_created_has_done_anything(imported, ac
     assert snapshot() == kept
     imp.refresh_from_db()
     assert imp.state == "done"
+
+
+def test_the_days_activities_handed_out_go_with_the_members_unless_one_was_completed(imported):
+    imp, before = imported
+    ActivityFactory()
+    activities_assign(day=timezone.localdate(), after_member_id=0, members=100)  # 00:05's run
+    kid = ImportRow.objects.get(import_run=imp, number=3).member_id
+    assert Assignment.objects.count() == 4  # the three it created, and the member already here
+    Assignment.objects.filter(member_id=kid).update(status=Assignment.Status.COMPLETED)
+
+    with pytest.raises(ApplicationError, match="completed daily activities"):
+        import_undo(import_id=imp.pk)
+
+    assert Assignment.objects.count() == 4
+    Assignment.objects.filter(member_id=kid).update(status=Assignment.Status.ASSIGNED)
+    import_undo(import_id=imp.pk)
+    assert snapshot() == before
+    assert list(Assignment.objects.values_list("member__phone", flat=True)) == ["254712299001"]
