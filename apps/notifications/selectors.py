@@ -1,12 +1,16 @@
-"""Reads of notifications: a member's inbox, counts for the operations page."""
+"""Reads of notifications: a member's inbox, counts for the operations page, a broadcast's
+progress, who may send one."""
 
 from datetime import timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from apps.accounts.models import Member
+from apps.common.errors import ApplicationError
 from apps.notifications.models import Broadcast, Channel, Notification, Preference, Status
 from apps.ops import panels
+from apps.ops.models import Batch
 
 # Statuses the operations page counts, per channel: what went out, what did not, what waits.
 SENT = (Status.SENT, Status.DELIVERED)
@@ -90,3 +94,34 @@ def register_ops_panels() -> None:
 def preference_of(*, member_id: int) -> Preference:
     """The member's choice, or the default (in-app only) when they made none."""
     return Preference.objects.filter(member_id=member_id).first() or Preference(member_id=member_id)
+
+
+def broadcast_progress(*, broadcast_id) -> dict:
+    """A broadcast's writing (done of total members) and its sends (its batch's jobs: the
+    writer and one per SMS or mail), and whether both are over."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise ApplicationError(f"There is no broadcast {broadcast_id}.")
+    batch = Batch.objects.filter(pk=broadcast.batch_id).first() if broadcast.batch_id else None
+    return {
+        "broadcast": broadcast,
+        "state": broadcast.state,
+        "done": broadcast.done,
+        "total": broadcast.total,
+        "batch": batch and str(batch.pk),
+        "jobs": batch.total if batch else 0,
+        "processed": batch.processed if batch else 0,
+        "failed": batch.failed if batch else 0,
+        "finished": broadcast.state == Broadcast.State.FINISHED
+        and (batch is None or batch.finished_at is not None),
+    }
+
+
+def staff_sender(*, phone: str) -> Member:
+    """The staff member ``phone`` who may send a message to members, as admin asks."""
+    member = Member.objects.filter(phone=phone, is_active=True, is_staff=True).first()
+    if member is None:
+        raise ApplicationError(f"No active staff member has the phone {phone}.")
+    if not member.has_perm("notifications.add_broadcast"):
+        raise ApplicationError(f"{phone} may not send messages (needs 'Can add broadcast').")
+    return member
