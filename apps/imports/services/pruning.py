@@ -18,12 +18,13 @@ log = logging.getLogger("conveyor.imports")
 
 
 def imports_prune(*, days: float | None = None) -> int:
-    """Prune the finished imports started more than ``days`` (IMPORT_KEEP_DAYS) ago; how many.
+    """Prune the imports that finished more than ``days`` (IMPORT_KEEP_DAYS) ago; how many.
+    A failed import resumed meanwhile is running again (no finish time): it is kept.
     Each is one transaction; its files go once it has committed (a file left by a crash
     between the two is only a file, never a row pointing at nothing)."""
     keep = settings.IMPORT_KEEP_DAYS if days is None else days
     due = Import.objects.filter(
-        created_at__lt=timezone.now() - timedelta(days=keep), pruned_at__isnull=True
+        finished_at__lt=timezone.now() - timedelta(days=keep), pruned_at__isnull=True
     ).exclude(state__in=Import.ACTIVE)
     count = 0
     for import_id in list(due.values_list("pk", flat=True)):

@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def aged(imp: Import, days: float, **fields) -> None:
-    Import.objects.filter(pk=imp.pk).update(
-        created_at=timezone.now() - timedelta(days=days), **fields
-    )
+    """As if ``imp`` had run and finished ``days`` ago."""
+    then = timezone.now() - timedelta(days=days)
+    Import.objects.filter(pk=imp.pk).update(created_at=then, finished_at=then, **fields)
 
 
 def test_an_old_finished_import_is_pruned_once_and_its_members_stay(documents_worker):
