@@ -35,6 +35,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A test with the shared worker is torn down once the worker has done what the test left
+    it (a receipt, a notice after a fulfilment): the database flush that follows takes every
+    table's lock, and a task still writing deadlocks with it or fails into the next test."""
+    if worker := getattr(item, "funcargs", {}).get("worker"):
+        worker.drain(redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True))
+    yield
+
+
 @pytest.fixture(scope="session")
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)

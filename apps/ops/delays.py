@@ -65,19 +65,23 @@ def delayed_jobs_publish() -> int:
             if job.published_at is not None:  # its message was lost: a new copy
                 log.warning("delay.republished id=%s task=%s", job.pk, job.task_name)
                 job.task_id = str(uuid.uuid4())
-            options = {**job.options}
-            headers = {**options.pop("headers", {}), DELAYED: job.pk}
-            app.send_task(
-                job.task_name,
-                args=job.args,
-                kwargs=job.kwargs,
-                task_id=job.task_id,
-                countdown=max(0.0, (job.due_at - now).total_seconds()),
-                headers=headers,
-                **options,
-            )
             job.published_at = now
         DelayedJob.objects.bulk_update(jobs, ["task_id", "published_at"])
+    # Sent once the new task id is committed: a copy that started before would find the row
+    # still naming the old one and skip itself as superseded. A send that fails after the
+    # commit is a lost message, sent again a grace later.
+    for job in jobs:
+        options = {**job.options}
+        headers = {**options.pop("headers", {}), DELAYED: job.pk}
+        app.send_task(
+            job.task_name,
+            args=job.args,
+            kwargs=job.kwargs,
+            task_id=job.task_id,
+            countdown=max(0.0, (job.due_at - now).total_seconds()),
+            headers=headers,
+            **options,
+        )
     return len(jobs)
 
 

@@ -5,6 +5,7 @@ import json
 import signal
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,6 +50,41 @@ class ProbeWorker(WorkerProcess):
             concurrency=concurrency,
             env={**settings_env, **(env or {})},
         )
+
+    def busy(self, redis_client, within: float = 10.0) -> list[str]:
+        """What this worker has to do now: its queues' messages, its running and prefetched
+        tasks, and those it holds for an ETA within ``within`` seconds (a retry's backoff)."""
+        lengths = {q: redis_client.llen(q) for q in self.queue_names}
+        busy = [f"{q}: {n} queued" for q, n in lengths.items() if n]
+        inspect = app.control.inspect(destination=[self.name], timeout=2)
+        horizon = datetime.now(UTC) + timedelta(seconds=within)
+        soon = [
+            t["request"]
+            for t in (inspect.scheduled() or {}).get(self.name, [])
+            if datetime.fromisoformat(t["eta"]) <= horizon
+        ]
+        for kind, tasks in [
+            ("running", (inspect.active() or {}).get(self.name, [])),
+            ("prefetched", (inspect.reserved() or {}).get(self.name, [])),
+            ("due soon", soon),
+        ]:
+            busy += [f"{task['name']} ({kind})" for task in tasks]
+        return busy
+
+    def drain(self, redis_client, timeout: float = 60.0) -> None:
+        """Wait until this worker has nothing to do now, seen twice in a row (a message taken
+        from its queue is in neither the queue nor the worker's lists for an instant)."""
+        seen = [["?"]]
+
+        def idle() -> bool:
+            seen.append(self.busy(redis_client))
+            return seen[-2:] == [[], []]
+
+        try:
+            wait_for(idle, timeout=timeout, interval=0.1)
+        except TimeoutError:
+            left = seen[-1]
+            raise TimeoutError(f"the worker did not finish what the test left it: {left}") from None
 
     def children(self) -> list[int]:
         stats = app.control.inspect(destination=[self.name], timeout=2).stats() or {}

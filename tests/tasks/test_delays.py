@@ -8,12 +8,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.queue import enqueue_on_commit
-from apps.ops.delays import delayed_jobs_publish
+from apps.ops.delays import delay_hold, delayed_jobs_publish
 from apps.ops.models import DelayedJob
+from config.celery import app
 from devstack.processes import wait_for
 from tests.support import probes
 from tests.support.workers import ProbeWorker, broker_holds
@@ -127,6 +128,26 @@ def test_a_published_job_whose_message_was_lost_is_published_again_and_runs_once
     (run,) = runs(redis_client, key)
     assert run["id"] == second
     assert "superseded" in short_visibility.log()
+
+
+def test_a_new_copy_is_sent_only_once_its_task_id_is_committed(bounds, monkeypatch):
+    """A copy sent before the row names it would start, find the old task id, and skip itself
+    as superseded: then neither copy runs."""
+    job = delay_hold(
+        task_name=probes.stamped.name, args=(), kwargs={}, due_at=timezone.now(), options={}
+    )
+    past_grace = timezone.now() - timedelta(seconds=5)
+    DelayedJob.objects.filter(pk=job.pk).update(due_at=past_grace, published_at=past_grace)
+    sent = []
+
+    def send_task(name, *, task_id, **options):
+        sent.append((task_id, connection.in_atomic_block, DelayedJob.objects.get().task_id))
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    assert delayed_jobs_publish() == 1
+    ((task_id, in_transaction, committed),) = sent
+    assert task_id != job.task_id
+    assert (in_transaction, committed) == (False, task_id)
 
 
 def test_a_unique_held_delay_locks_for_a_minute_until_it_commits(
