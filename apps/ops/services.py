@@ -42,38 +42,56 @@ def event_emit(*, type: str, payload: dict) -> AdminEvent:
     )
     transaction.on_commit(lambda: _publish(event))
     if listeners:
-        transaction.on_commit(lambda: event_listeners_send(event_id=event.pk), robust=True)
+        transaction.on_commit(lambda: _listeners_send_at_commit(event), robust=True)
     return event
+
+
+def _listeners_send_at_commit(event: AdminEvent) -> None:
+    """The commit's send, from the row in hand: no lock and one autocommitted UPDATE, since
+    the reconciler takes only events older than its margin. Were this process to stop between
+    the publish and the UPDATE, the reconciler sends the same task ids again, and listeners are
+    safe to rerun."""
+    sent, error = _listeners_send(event, event.unsent)
+    if sent:
+        rest = [name for name in event.unsent if name not in sent]
+        AdminEvent.objects.filter(pk=event.pk).update(unsent=rest)
+    if error is not None:
+        raise error
 
 
 def event_listeners_send(*, event_id: int) -> list[str]:
     """Send the event's listeners the broker has not taken yet; the names sent. Under the row
-    lock, so the on-commit send and the reconciler's are one; each is marked sent as it goes,
-    so a publish failing half-way sends only the rest next time."""
-    sent, error = [], None
+    lock, so two reconcilers send once; each is marked sent as it goes, so a publish failing
+    half-way sends only the rest next time."""
     with transaction.atomic():
         event = AdminEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or not event.unsent:
             return []
-        for listener in event.unsent:
-            task_id = f"event-{event.pk}-{listener.rsplit('.', 1)[-1]}"
-            try:
-                app.send_task(
-                    listener,
-                    kwargs={"event_id": str(event.pk)},
-                    task_id=task_id,
-                    headers={TAGS: event.tags.split()},  # its runs are on the event's timelines
-                )
-            except broker.BROKER_ERRORS as exc:
-                error = exc
-                break
-            sent.append(listener)
+        sent, error = _listeners_send(event, event.unsent)
         if sent:
             event.unsent = [name for name in event.unsent if name not in sent]
             event.save(update_fields=["unsent"])
     if error is not None:
         raise error
     return sent
+
+
+def _listeners_send(event: AdminEvent, listeners: list[str]) -> tuple[list[str], Exception | None]:
+    """Publish each listener in turn; those the broker took, and the error it stopped at."""
+    sent = []
+    for listener in listeners:
+        task_id = f"event-{event.pk}-{listener.rsplit('.', 1)[-1]}"
+        try:
+            app.send_task(
+                listener,
+                kwargs={"event_id": str(event.pk)},
+                task_id=task_id,
+                headers={TAGS: event.tags.split()},  # its runs are on the event's timelines
+            )
+        except broker.BROKER_ERRORS as exc:
+            return sent, exc
+        sent.append(listener)
+    return sent, None
 
 
 def events_reconcile(*, older_than: float = 30) -> int:
