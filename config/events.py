@@ -3,9 +3,12 @@ Celery), as config/queues.py is for queues (Laravel's EventServiceProvider $list
 
 A service emits an event inside its transaction (``apps.ops.services.event_emit``): the event
 is stored (ops.AdminEvent: the staff feed and the operations page's live events) and, once the
-transaction commits, each listener named here is sent as its own task, with ``event_id``, to
-the queue its module routes to. A listener fails and retries on its own; it is sent once per
-event, with the task id ``event-<id>-<listener>``, and like every task it is safe to rerun.
+transaction commits, each listener named here is sent as its own task, with ``event_id`` and
+the event's ``payload`` (as Laravel hands a listener its event: the listener reads no row to
+learn what happened), to the queue its module routes to. A listener fails and retries on its
+own; it is sent once per event, with the task id ``event-<id>-<listener>``, and like every
+task it is safe to rerun. A message without the payload (sent before listeners carried it)
+reads it from the event row.
 The event row is the listeners' outbox: one the broker did not take at commit is sent by the
 minute reconciler ("ops: reconcile events").
 """

@@ -55,18 +55,18 @@ def advance_broadcast(self, broadcast_id: str) -> int:
 
 
 @app.task
-def announce_rate_change(event_id: str) -> int:
+def announce_rate_change(event_id: str, payload: dict | None = None) -> int:
     """Listener of commission_rate_changed: a broadcast to every active member. Safe to rerun:
     one broadcast per event (its key)."""
     from apps.notifications.services import broadcast_for_event
 
-    return broadcast_for_event(event_id=int(event_id))
+    return broadcast_for_event(event_id=int(event_id), payload=payload)
 
 
 @app.task
-def tell_document_ready(event_id: str) -> int:
+def tell_document_ready(event_id: str, payload: dict | None = None) -> int:
     """Listener of document_ready: mail its link to whoever asked. Safe to rerun: one mail per
     document and address (its key)."""
     from apps.notifications.services import document_ready_tell
 
-    return document_ready_tell(event_id=int(event_id))
+    return document_ready_tell(event_id=int(event_id), payload=payload)

@@ -66,18 +66,20 @@ def check_routers() -> int:
 
 
 @app.task
-def send_wifi_credentials(event_id: str) -> int:
+def send_wifi_credentials(event_id: str, payload: dict | None = None) -> int:
     """Listener of user_provisioned (config/events.py): the buyer's credentials by SMS, written
     here and delivered on the notifications queue. Safe to rerun: one notice per subscription
     and kind (its key)."""
     from apps.provisioning.services import subscription_buyer_tell
 
-    return subscription_buyer_tell(event_id=int(event_id), kind="wifi_credentials")
+    return subscription_buyer_tell(event_id=int(event_id), kind="wifi_credentials", payload=payload)
 
 
 @app.task
-def send_provisioning_delayed(event_id: str) -> int:
+def send_provisioning_delayed(event_id: str, payload: dict | None = None) -> int:
     """Listener of provisioning_failed: the buyer hears we are on it. Safe to rerun, as above."""
     from apps.provisioning.services import subscription_buyer_tell
 
-    return subscription_buyer_tell(event_id=int(event_id), kind="provisioning_delayed")
+    return subscription_buyer_tell(
+        event_id=int(event_id), kind="provisioning_delayed", payload=payload
+    )

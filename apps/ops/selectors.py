@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from apps.common.db import first_match
 from apps.ops import broker, metrics
 from apps.ops.models import AdminEvent, FailedTask
 from config import queues
@@ -33,8 +34,12 @@ def failed_tasks_summary(*, since, until) -> dict[str, int]:
     return dict(rows.values_list("queue").annotate(n=Count("pk")).order_by())
 
 
-def admin_event_get(*, event_id: int) -> AdminEvent | None:
-    return AdminEvent.objects.filter(pk=event_id).first()
+def admin_event_payload(*, event_id: int, payload: dict | None = None) -> dict | None:
+    """What a listener was sent with its event (config/events.py), or, for a message sent
+    without it (before listeners carried it), the event's as stored; None if it is gone."""
+    if payload is not None:
+        return payload
+    return first_match(AdminEvent.objects.filter(pk=event_id).values_list("payload", flat=True))
 
 
 def admin_event_list(*, tag: str = "", after_id: int | None = None) -> QuerySet[AdminEvent]:

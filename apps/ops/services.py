@@ -84,7 +84,7 @@ def _listeners_send(event: AdminEvent, listeners: list[str]) -> tuple[list[str],
         try:
             app.send_task(
                 listener,
-                kwargs={"event_id": str(event.pk)},
+                kwargs={"event_id": str(event.pk), "payload": event.payload},
                 task_id=task_id,
                 headers={TAGS: event.tags.split()},  # its runs are on the event's timelines
             )

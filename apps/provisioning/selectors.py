@@ -18,10 +18,20 @@ def subscriptions_summary(*, since, until) -> dict[str, int]:
 
 
 def subscription_get(*, subscription_id: int) -> Subscription | None:
-    """The subscription with its router, package and member (the buyer, who is texted), and
-    its payment's ``payment_reference`` (one column, not the whole payment: building models is
-    most of such a read), or None if it is gone."""
-    rows = Subscription.objects.select_related("router", "package", "member")
+    """The subscription with its router and package, and its payment's ``payment_reference``
+    (one column, not the whole payment: building models and compiling joins is most of such a
+    read, profiled), or None if it is gone: what its router jobs need."""
+    return _with_reference("router", "package", subscription_id=subscription_id)
+
+
+def subscription_get_for_notice(*, subscription_id: int) -> Subscription | None:
+    """The subscription with its package and member (the buyer, who is texted), and its
+    ``payment_reference``; no router. None if it is gone."""
+    return _with_reference("member", "package", subscription_id=subscription_id)
+
+
+def _with_reference(*related: str, subscription_id: int) -> Subscription | None:
+    rows = Subscription.objects.select_related(*related)
     rows = rows.annotate(payment_reference=F("payment__reference"))
     return first_match(rows.filter(pk=subscription_id))
 

@@ -4,12 +4,12 @@ from config.celery import app
 
 
 @app.task
-def make_receipt_for_event(event_id: str) -> str | None:
+def make_receipt_for_event(event_id: str, payload: dict | None = None) -> str | None:
     """Listener of payment_processed (config/events.py): the payment's receipt PDF. Safe to
     rerun: the receipt is numbered once and drawn again to the same bytes, same name."""
     from apps.payments.services import receipt_make_for_event
 
-    receipt = receipt_make_for_event(event_id=int(event_id))
+    receipt = receipt_make_for_event(event_id=int(event_id), payload=payload)
     return receipt and receipt.number
 
 

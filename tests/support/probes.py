@@ -215,13 +215,13 @@ def long_link(self, key: str, n: int, left: int = 2) -> None:
 
 
 @app.task(bind=True)
-def listener(self, event_id: str) -> None:
+def listener(self, event_id: str, payload: dict | None = None) -> None:
     """A queued listener: appends the event id and its own task id to ``listener:<event>``."""
     _redis().rpush(f"listener:{event_id}", self.request.id)
 
 
 @app.task
-def failing_listener(event_id: str) -> None:
+def failing_listener(event_id: str, payload: dict | None = None) -> None:
     """A queued listener that fails for good."""
     raise ValueError(f"listener of {event_id} fails")
 

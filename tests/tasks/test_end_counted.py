@@ -36,9 +36,7 @@ def test_a_job_whose_end_was_not_counted_counts_it_on_retry_without_running_agai
     }
     assert sorted(redis_client.lrange(f"{key}:ran", 0, -1)) == ["0", "1"]  # each ran once
     # The retry logs its count after the commit that finished the batch: wait for the line.
-    wait_for(
-        lambda: "task.end_counted" in worker.log(), what="the retry to log the end it counted"
-    )
+    wait_for(lambda: "task.end_counted" in worker.log(), what="the retry to log the end it counted")
     assert "task.end_not_counted" in worker.log()
     ran = wait_for(lambda: redis_client.lrange(f"{key}:finally", 0, -1), what="finally")
     assert ran == [str(batch.pk)]

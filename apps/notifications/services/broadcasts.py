@@ -16,7 +16,7 @@ from apps.notifications.segments import segment_members
 from apps.notifications.services.writing import notify_members
 from apps.notifications.texts import fill_context
 from apps.ops.batches import batch_cancelled, batch_dispatch
-from apps.ops.selectors import admin_event_get
+from apps.ops.selectors import admin_event_payload
 
 log = logging.getLogger("conveyor.notifications")
 
@@ -28,12 +28,11 @@ def broadcast_check(*, kind: str, context: dict, channels: Sequence[str] = ()) -
         render(kind, channel, {"name": "", **context})
 
 
-def broadcast_for_event(*, event_id: int) -> int:
+def broadcast_for_event(*, event_id: int, payload: dict | None = None) -> int:
     """Listener of commission_rate_changed: its broadcast, once per event; the members to tell."""
-    event = admin_event_get(event_id=event_id)
-    if event is None:
+    payload = admin_event_payload(event_id=event_id, payload=payload)
+    if payload is None:
         return 0
-    payload = event.payload
     with transaction.atomic():
         broadcast = broadcast_start(
             kind=payload["kind"],

@@ -5,15 +5,14 @@ from django.conf import settings
 
 from apps.accounts.models import Member
 from apps.notifications.services.writing import notify, notify_staff
-from apps.ops.selectors import admin_event_get
+from apps.ops.selectors import admin_event_payload
 
 
-def document_ready_tell(*, event_id: int) -> int:
+def document_ready_tell(*, event_id: int, payload: dict | None = None) -> int:
     """Listener of document_ready: the mails written (once per event: their key)."""
-    event = admin_event_get(event_id=event_id)
-    if event is None:
+    payload = admin_event_payload(event_id=event_id, payload=payload)
+    if payload is None:
         return 0
-    payload = event.payload
     context = {**payload, "hours": settings.DOCUMENT_LINK_HOURS}
     key = f"document:{payload['document_id']}"
     asker = (

@@ -18,13 +18,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError
 from apps.common.money import CENT
 from apps.common.queue import enqueue_on_commit
-from apps.ops.selectors import admin_event_get
+from apps.ops.selectors import admin_event_payload
 from apps.payments import selectors
 from apps.payments.models import Payment, Receipt
 from apps.payments.receipt_pdf import ReceiptPage, receipt_pdf
@@ -38,7 +38,7 @@ RATE_PLACES = Decimal("0.0001")  # Receipt.vat_rate's
 
 def receipt_make(*, payment_id) -> Receipt:
     """The fulfilled payment's receipt: numbered once, its PDF drawn and stored."""
-    payment = selectors.payment_get(payment_id=payment_id)
+    payment = selectors.payment_get_for_receipt(payment_id=payment_id)
     if payment is None:
         raise ApplicationError(f"No payment {payment_id}.")
     if payment.status != Payment.Status.FULFILLED:
@@ -53,13 +53,13 @@ def receipt_make(*, payment_id) -> Receipt:
     return receipt
 
 
-def receipt_make_for_event(*, event_id: int) -> Receipt | None:
+def receipt_make_for_event(*, event_id: int, payload: dict | None = None) -> Receipt | None:
     """The payment_processed listener: the receipt of the event's payment."""
-    event = admin_event_get(event_id=event_id)
-    if event is None:
+    payload = admin_event_payload(event_id=event_id, payload=payload)
+    if payload is None:
         log.warning("receipt.not_made event=%s: gone", event_id)
         return None
-    return receipt_make(payment_id=event.payload["payment"]["id"])
+    return receipt_make(payment_id=payload["payment"]["id"])
 
 
 def receipts_make(*, payment_ids: list[str]) -> list[Receipt]:
@@ -157,20 +157,24 @@ def kes(amount: Decimal) -> str:
 
 
 def _receipt_numbered(payment: Payment) -> Receipt:
-    """The payment's receipt row, created with its number in one transaction (a concurrent
-    creator loses on the unique payment and gets the winner's row)."""
-    with transaction.atomic():
-        receipt, created = Receipt.objects.get_or_create(
-            payment=payment,
-            defaults={
-                "package_name": payment.package.name,
+    """The payment's receipt row: the one read with it, else created with its number in one
+    transaction (a concurrent creator loses on the unique payment and reads the winner's)."""
+    try:
+        return payment.receipt
+    except Receipt.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            receipt = Receipt.objects.create(
+                payment=payment,
+                package_name=payment.package.name,
                 # To the column's places, as a rerun will read it back.
-                "vat_rate": Decimal(str(settings.RECEIPT_VAT_RATE)).quantize(RATE_PLACES),
-            },
-        )
-        if created:
+                vat_rate=Decimal(str(settings.RECEIPT_VAT_RATE)).quantize(RATE_PLACES),
+            )
             receipt.number = f"{settings.RECEIPT_PREFIX}{receipt.pk:08d}"
             receipt.save(update_fields=["number"])
+    except IntegrityError:
+        return Receipt.objects.get(payment=payment)
     return receipt
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.common.queue import enqueue_on_commit
 from apps.notifications.services import notify
 from apps.ops.models import AdminEvent
-from apps.ops.selectors import admin_event_get
+from apps.ops.selectors import admin_event_payload
 from apps.ops.services import event_emit
 from apps.provisioning import routeros, selectors
 from apps.provisioning.models import Router, Subscription
@@ -111,12 +111,14 @@ def subscription_provision(*, subscription_id: int) -> ProvisionResult:
     return ProvisionResult.PROVISIONED
 
 
-def subscription_buyer_tell(*, event_id: int, kind: str) -> int:
+def subscription_buyer_tell(*, event_id: int, kind: str, payload: dict | None = None) -> int:
     """A listener of user_provisioned and provisioning_failed (config/events.py): an SMS to the
     buyer of the event's subscription, once per subscription and kind (a second provisioning
     after a failure sends the credentials; a rerun sends nothing new). Notices written."""
-    event = admin_event_get(event_id=event_id)
-    sub = event and selectors.subscription_get(subscription_id=event.payload["subscription"]["id"])
+    payload = admin_event_payload(event_id=event_id, payload=payload)
+    sub = payload and selectors.subscription_get_for_notice(
+        subscription_id=payload["subscription"]["id"]
+    )
     if sub is None:
         log.warning("subscription.buyer_not_told event=%s kind=%s: gone", event_id, kind)
         return 0

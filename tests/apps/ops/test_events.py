@@ -1,10 +1,13 @@
 """Domain events and their queued listeners: the registry covers every event, and under a
 real worker each listener runs as its own task after commit, once per event, failing alone."""
 
+import inspect
+
 import pytest
 from django.db import transaction
 
 from apps.ops.models import AdminEvent, FailedTask
+from apps.ops.selectors import admin_event_payload
 from apps.ops.services import event_emit, events_reconcile
 from config import events
 from config.celery import app
@@ -23,6 +26,19 @@ def test_every_event_has_its_listeners_listed_and_each_is_a_task():
         for name in listeners:
             assert name in app.tasks, name
             assert name.startswith("tasks."), name  # routed to the queue its module names
+            # Sent with the event's payload; a message from before payloads reads the row.
+            params = inspect.signature(app.tasks[name].run).parameters
+            assert list(params)[:2] == ["event_id", "payload"], name
+            assert params["payload"].default is None, name
+
+
+def test_a_listener_reads_the_payload_it_was_sent_else_the_events_else_none():
+    event = event_emit(type=AdminEvent.Type.QUEUE_BUSY, payload={"queue": "default"})
+    sent = {"queue": "payments"}
+    assert admin_event_payload(event_id=event.pk, payload=sent) is sent
+    assert admin_event_payload(event_id=event.pk) == {"queue": "default"}
+    event.delete()
+    assert admin_event_payload(event_id=event.pk) is None
 
 
 @pytest.mark.slow
@@ -45,7 +61,7 @@ def test_listeners_run_after_commit_once_each_and_fail_on_their_own(
             pass
     failed = wait_for(lambda: FailedTask.objects.first(), what="the failing listener")
     assert failed.task_id == f"event-{event.pk}-failing_listener"
-    assert failed.kwargs == {"event_id": str(event.pk)}
+    assert failed.kwargs == {"event_id": str(event.pk), "payload": {"queue": "default"}}
     assert failed.tags == f" event:{event.pk} queue:default "  # found by the event's tags too
     ran = wait_for(lambda: redis_client.lrange(f"listener:{event.pk}", 0, -1), what="the listener")
     assert ran == [f"event-{event.pk}-listener"]  # ran, despite its neighbour's failure

@@ -6,7 +6,9 @@ import base64
 import hashlib
 import io
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from apps.ops.models import FailedTask
 from apps.payments.models import Payment, Receipt, StkRequest
@@ -219,6 +222,27 @@ def test_drawing_a_receipt_again_gives_the_same_bytes_under_the_same_name(fulfil
     assert receipt_make(payment_id=payment.pk).file == first.file
     assert stored_bytes(first) == data
     assert default_storage.listdir("receipts/2025/03")[1] == [f"{first.number}.pdf"]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (SQLite lets one writer in at a time); CI runs it there",
+)
+def test_receipts_made_at_once_for_one_payment_are_one_receipt(fulfilled):
+    payment = fulfilled()
+    start = threading.Barrier(4)
+
+    def make():
+        start.wait()
+        try:
+            return receipt_make(payment_id=payment.pk).number
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(lambda _: make(), range(4)))
+    (receipt,) = Receipt.objects.filter(payment=payment)
+    assert numbers == [receipt.number] * 4
 
 
 def test_vat_is_inside_the_price_rounded_half_up_and_absent_at_a_zero_rate(fulfilled, settings):
