@@ -141,7 +141,13 @@ def rate_limit(
     try:
         retry_after = hit(f"{what}:{scope}", key, Rate.parse(rate_text))
     except Unavailable:
-        log.warning("ratelimit.unavailable what=%s scope=%s then=%s", what, scope, when_unavailable)
+        log.warning(
+            "ratelimit.unavailable what=%s scope=%s then=%s",
+            what,
+            scope,
+            when_unavailable,
+            exc_info=True,
+        )
         if when_unavailable == "allow":
             return
         raise BadRequest(

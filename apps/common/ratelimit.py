@@ -35,7 +35,10 @@ def hit(scope: str, key: str, rate: Rate) -> int | None:
         pipe.incr(name)
         pipe.expire(name, rate.seconds + 1)
         count, _ = pipe.execute()
-    except redis_client.REDIS_ERRORS as exc:
+    except Exception as exc:
+        # Redis away, or a fault of the client itself (redis-py has raised AttributeError
+        # when a connection was dropped mid-handshake): either way nothing was counted, and
+        # the caller's policy, not a 500, decides.
         raise Unavailable(scope) from exc
     if count <= rate.count:
         return None

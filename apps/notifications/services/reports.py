@@ -69,5 +69,9 @@ def _reported_row(provider_id: str, phone: str) -> Notification | None:
     adopted = Notification.objects.filter(pk=orphans[0].pk, provider_id="").update(
         provider_id=provider_id[:100]
     )
+    if not adopted:
+        # Its run recorded the gateway's id meanwhile (a report can overtake the run that
+        # sent it): this report's, found by it now, or another's.
+        return Notification.objects.filter(channel=Channel.SMS, provider_id=provider_id).first()
     log.warning("notification.report_adopted id=%s provider_id=%s", orphans[0].pk, provider_id)
-    return orphans[0] if adopted else None
+    return orphans[0]

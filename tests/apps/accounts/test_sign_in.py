@@ -167,3 +167,16 @@ def test_a_password_change_revokes_the_token_and_the_new_password_signs_in(clien
     assert client.get("/api/wallet/", **auth(token)).status_code == 401
     fresh = sign_in(client, member.phone, "another-long-password", REMOTE_ADDR=address())
     assert client.get("/api/wallet/", **auth(fresh.json()["token"])).status_code == 200
+
+
+def test_a_fault_of_the_redis_client_itself_is_a_503_not_a_500(client, member, monkeypatch):
+    import redis
+
+    def broken(self, *args, **kwargs):
+        # What redis-py raised once, a connection dropped under its handshake.
+        raise AttributeError("'NoneType' object has no attribute 'readline'")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", broken)
+    response = sign_in(client, member.phone, REMOTE_ADDR=address())
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "rate_limiter_unavailable"

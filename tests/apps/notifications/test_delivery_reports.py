@@ -3,14 +3,19 @@ gateway posts them (EXTERNAL-FORMATS.md §6.2): each status moves an SMS row to 
 state once, replays and late reports change nothing, and a wrong address or a body that is
 not a report gets a plain-text 4xx and changes nothing."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.notifications.models import Channel, Notification, Status
+from apps.notifications.services.reports import sms_delivery_report
+from devstack.processes import wait_for
 from tests.support.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -357,3 +362,50 @@ def test_a_charset_on_the_form_content_type_is_fine(client):
 
     assert response.status_code == 200
     assert state(row)[0] == Status.DELIVERED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (a report waiting on the run's row lock); CI runs it there",
+)
+def test_a_report_that_overtakes_its_run_is_applied_once_the_run_records_the_id():
+    row = sms(status=Status.SENDING, provider_id="")
+    recorded, commit = threading.Event(), threading.Event()
+
+    def run_records_the_gateways_answer():
+        try:
+            with transaction.atomic():
+                Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(
+                    status=Status.SENT, provider_id="ATXid_7", sent_at=timezone.now()
+                )
+                recorded.set()
+                commit.wait(30)
+        finally:
+            connection.close()
+
+    def report_arrives():
+        try:
+            return sms_delivery_report(provider_id="ATXid_7", status="Success", phone=PHONE)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        run = pool.submit(run_records_the_gateways_answer)
+        assert recorded.wait(30)
+        # The report sees the row as the run found it (no id yet) and waits on its lock.
+        answer = pool.submit(report_arrives)
+        wait_for(lambda: waiting_on_a_lock() or answer.done(), what="the report to wait")
+        commit.set()
+        run.result(30)
+        assert answer.result(30) == Status.DELIVERED
+    assert state(row) == (Status.DELIVERED, "", "ATXid_7")
+
+
+def waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
