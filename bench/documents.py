@@ -1,4 +1,4 @@
-"""Reports: a million ledger rows exported by a real documents worker, as CSV and as XLSX;
+"""Reports: a million ledger rows exported by a real documents worker, as CSV, XLSX and PDF;
 rows per second, CPU per thousand rows (pool and database, from /proc), and the pool child's
 resident memory before the export and at its peak (sampled every 50 ms): constant memory
 means the peak does not grow with the rows."""
@@ -19,7 +19,7 @@ from bench.procstat import CpuMeter, Kind, postmaster_pid
 from devstack import synthetic
 from devstack.processes import WorkerProcess, wait_for
 
-FORMATS = ("csv", "xlsx")
+FORMATS = ("csv", "xlsx", "pdf")
 
 
 def run(workdir, rows: int, members: int) -> list[dict]:

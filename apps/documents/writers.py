@@ -6,8 +6,9 @@
   the saved size and goes on (``resumable``). Writing the sheet's XML ourselves is five times
   faster than openpyxl's write-only mode (measured: 3,300 rows/s) and can be resumed; openpyxl
   reads it back in the tests.
-- PDF (ReportLab's canvas, a page at a time) cannot be reopened half-written: it is written in
-  one run, from the first row, and is refused above DOCUMENT_PDF_MAX_ROWS.
+- PDF: its rows are appended to a work file a line each, resumable as CSV is, and the PDF is
+  streamed from it at the end (apps/documents/pdf.py: ReportLab's canvas would hold every
+  page until the file is saved, so a PDF could not grow with its rows).
 Every text cell goes through cells.cell: a formula cannot be smuggled into a spreadsheet.
 """
 
@@ -21,10 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from django.conf import settings
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError
+from apps.documents import pdf
 from apps.documents.cells import cell
 from apps.documents.files import work_open
 from apps.documents.models import Format
@@ -34,7 +35,7 @@ XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 
 def row_limit(fmt: str) -> int | None:
     """How many rows a file of ``fmt`` may hold; None for no limit."""
-    return {Format.XLSX: XLSX_MAX_ROWS, Format.PDF: settings.DOCUMENT_PDF_MAX_ROWS}.get(fmt)
+    return {Format.XLSX: XLSX_MAX_ROWS}.get(fmt)
 
 
 def limit_check(fmt: str, rows: int) -> None:
@@ -71,22 +72,16 @@ class CsvWriter:
     finish = close
 
 
-class XlsxWriter:
-    """A workbook of one sheet, written as its parts are: the sheet's rows are XML appended
-    to a work file (resumable, as CSV is), and the package is zipped around them at the end.
-    Text is an inline string, so there is no shared-string table to hold in memory."""
+class _AppendedRows:
+    """A format whose rows are appended to a work file of their own (resumable, as CSV is)
+    and made into the document's file by ``finish``."""
 
     resumable = True
 
     def __init__(self, path: Path, columns: Sequence[str], title: str, size: int = 0):
-        self.path, self.title = path, title
-        self.rows_path = appended_to(Format.XLSX, path)
+        self.path, self.columns, self.title = path, columns, title
+        self.rows_path = _rows_path(path)
         self.handle = work_open(self.rows_path, size)
-        if size == 0:
-            self.write([columns])
-
-    def write(self, rows: Sequence[Sequence]) -> None:
-        self.handle.write("".join(_xlsx_row(row) for row in rows).encode())
 
     def position(self) -> int:
         self.handle.flush()
@@ -95,6 +90,20 @@ class XlsxWriter:
 
     def close(self) -> None:
         self.handle.close()
+
+
+class XlsxWriter(_AppendedRows):
+    """A workbook of one sheet, written as its parts are: the sheet's rows are XML appended
+    to a work file, and the package is zipped around them at the end. Text is an inline
+    string, so there is no shared-string table to hold in memory."""
+
+    def __init__(self, path: Path, columns: Sequence[str], title: str, size: int = 0):
+        super().__init__(path, columns, title, size)
+        if size == 0:
+            self.write([columns])
+
+    def write(self, rows: Sequence[Sequence]) -> None:
+        self.handle.write("".join(_xlsx_row(row) for row in rows).encode())
 
     def finish(self) -> None:
         self.close()
@@ -158,60 +167,19 @@ def _sheet_name(title: str) -> str:
     return (cleaned or "Report")[:31]
 
 
-class PdfWriter:
-    """A plain table, landscape A4: the title and the header on every page, then rows."""
-
-    resumable = False
-    FONT, SIZE, LEADING, MARGIN = "Helvetica", 7, 10, 28
-
-    def __init__(self, path: Path, columns: Sequence[str], title: str, size: int = 0):
-        from reportlab.lib.pagesizes import A4, landscape
-        from reportlab.pdfgen.canvas import Canvas
-
-        self.path, self.columns, self.title = path, [str(c) for c in columns], title
-        self.width, self.height = landscape(A4)
-        self.canvas = Canvas(str(path), pagesize=(self.width, self.height), invariant=1)
-        self.canvas.setTitle(title)
-        self.column_width = (self.width - 2 * self.MARGIN) / max(len(self.columns), 1)
-        self.page = 0
-        self._new_page()
-
-    def _new_page(self) -> None:
-        if self.page:
-            self.canvas.showPage()
-        self.page += 1
-        top = self.height - self.MARGIN
-        self.canvas.setFont(f"{self.FONT}-Bold", 10)
-        self.canvas.drawString(self.MARGIN, top, self.title)
-        self.canvas.setFont(self.FONT, self.SIZE)
-        self.canvas.drawRightString(self.width - self.MARGIN, top, f"page {self.page}")
-        self.y = top - 2 * self.LEADING
-        self._line(self.columns, bold=True)
-
-    def _line(self, values: Sequence[str], bold: bool = False) -> None:
-        self.canvas.setFont(f"{self.FONT}-Bold" if bold else self.FONT, self.SIZE)
-        for i, value in enumerate(values):
-            self.canvas.drawString(self.MARGIN + i * self.column_width, self.y, _fit(value))
-        self.y -= self.LEADING
+class PdfWriter(_AppendedRows):
+    """A plain table, landscape A4: the title, the page number and the header on every page,
+    then rows; any number of them, in constant memory (apps/documents/pdf.py)."""
 
     def write(self, rows: Sequence[Sequence]) -> None:
-        for row in rows:
-            if self.y < self.MARGIN:
-                self._new_page()
-            self._line([str(cell(v)) for v in row])
-
-    def position(self) -> int:
-        return 0
+        self.handle.write(b"".join(pdf.row_line([str(cell(v)) for v in row]) for row in rows))
 
     def finish(self) -> None:
+        self.close()
         stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M")
-        self.canvas.setFont(self.FONT, self.SIZE)
-        self.canvas.drawString(self.MARGIN, self.MARGIN / 2, f"made {stamp}")
-        self.canvas.save()
-
-
-def _fit(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+        with open(self.rows_path, "rb") as rows, open(self.path, "wb") as out:
+            pdf.pdf_write(out, rows, title=self.title, columns=self.columns, footer=f"made {stamp}")
+        os.unlink(self.rows_path)
 
 
 WRITERS = {Format.CSV: CsvWriter, Format.XLSX: XlsxWriter, Format.PDF: PdfWriter}
@@ -219,7 +187,11 @@ WRITERS = {Format.CSV: CsvWriter, Format.XLSX: XlsxWriter, Format.PDF: PdfWriter
 
 def appended_to(fmt: str, path: Path) -> Path:
     """The work file a resumable format appends to (its saved size is counted there)."""
-    return path.with_name(path.name + ".rows") if fmt == Format.XLSX else path
+    return path if fmt == Format.CSV else _rows_path(path)
+
+
+def _rows_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rows")
 
 
 def writer_open(fmt: str, path: Path, *, columns: Sequence[str], title: str, size: int = 0):

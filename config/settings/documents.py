@@ -14,9 +14,6 @@ DOCUMENT_LINK_HOURS = env.int("DOCUMENT_LINK_HOURS", default=24)
 DOCUMENT_KEEP_DAYS = env.int("DOCUMENT_KEEP_DAYS", default=30)
 # rows read and written per chunk; progress and the resume point are saved after each.
 DOCUMENT_CHUNK = env.int("DOCUMENT_CHUNK", default=5000)
-# A PDF of more rows is refused (ask for CSV or XLSX): a PDF is for reading, and ReportLab
-# keeps every page until the file is saved.
-DOCUMENT_PDF_MAX_ROWS = env.int("DOCUMENT_PDF_MAX_ROWS", default=20000)
 # bytes an uploaded import may have.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 # The format of the scheduled daily, weekly and monthly summaries (csv, xlsx or pdf).

@@ -1,9 +1,10 @@
-"""The formats, read back: CSV (BOM, CRLF) and XLSX (by openpyxl), each appended to after the
-last saved chunk, and PDF (pypdf); text that would run as a formula is neutralised in every
-one."""
+"""The formats, read back: CSV (BOM, CRLF), XLSX (by openpyxl) and PDF (by pypdf), each
+appended to after the last saved chunk, PDF of any length; text that would run as a formula is
+neutralised in every one."""
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -12,6 +13,7 @@ import pytest
 
 from apps.common.errors import ApplicationError
 from apps.documents.cells import cell, neutralise
+from apps.documents.pdf import rows_per_page
 from apps.documents.writers import limit_check, writer_open
 
 COLUMNS = ("phone", "name", "amount")
@@ -79,21 +81,45 @@ def test_xlsx_holds_text_not_formulas_and_resumes_after_the_last_saved_chunk(tmp
     assert all(row[1].data_type == "s" for row in cells)  # strings, none a formula
 
 
-def test_pdf_has_the_title_header_and_rows_on_every_page(tmp_path):
+def test_pdf_has_the_title_header_and_rows_on_every_page_and_resumes(tmp_path):
     path = tmp_path / "out.pdf"
-    writer = writer_open("pdf", path, columns=COLUMNS, title="Payments report")
-    writer.write(ROWS * 20)
-    writer.finish()
+    many = [(f"2547{i:08d}", f"Member {i} (Nairobi) \\ 50% ÷ “quoted”", i) for i in range(130)]
+    writer = writer_open("pdf", path, columns=COLUMNS, title="Payments (November)")
+    writer.write(ROWS + many[:40])
+    saved = writer.position()
+    writer.write(many[40:60])  # never saved: a killed run
+    writer.close()
+    resumed = writer_open("pdf", path, columns=COLUMNS, title="Payments (November)", size=saved)
+    resumed.write(many[40:])
+    resumed.finish()
+    assert not path.with_name("out.pdf.rows").exists()
+
     reader = pypdf.PdfReader(path)
-    assert len(reader.pages) >= 2
-    for page in reader.pages:
-        text = page.extract_text()
-        assert "Payments report" in text and "phone" in text
-    assert "Wanjiru Kamau" in reader.pages[0].extract_text()
+    rows = 1 + len(ROWS) + len(many)
+    assert len(reader.pages) == -(-(rows - 1) // rows_per_page())
+    assert reader.metadata.title == "Payments (November)"
+    texts = [page.extract_text() for page in reader.pages]
+    for number, text in enumerate(texts, start=1):
+        assert "Payments (November)" in text and "phone" in text
+        assert f"page {number} of {len(texts)}" in text
+    whole = "\n".join(texts)
+    assert "Wanjiru Kamau" in texts[0] and "'=HYPERLINK" in texts[0]  # neutralised
+    assert "Member 7 (Nairobi) \\ 50% ÷ “quoted”" in whole  # escaped, in WinAnsi
+    found = [int(n) for n in re.findall(r"Member (\d+) ", whole)]
+    assert found == list(range(130))  # each row once, in order, across the resume
+    assert "made " in texts[-1]
 
 
-def test_a_pdf_over_its_row_limit_is_refused(settings):
-    settings.DOCUMENT_PDF_MAX_ROWS = 10
-    limit_check("pdf", 10)
+def test_an_empty_pdf_is_one_page_with_its_header(tmp_path):
+    path = tmp_path / "empty.pdf"
+    writer_open("pdf", path, columns=COLUMNS, title="Nothing").finish()
+    (page,) = pypdf.PdfReader(path).pages
+    assert "Nothing" in page.extract_text() and "page 1 of 1" in page.extract_text()
+
+
+def test_only_xlsx_has_a_row_limit():
+    limit_check("pdf", 10_000_000)
+    limit_check("csv", 10_000_000)
+    limit_check("xlsx", 1_048_575)
     with pytest.raises(ApplicationError, match="ask for CSV"):
-        limit_check("pdf", 11)
+        limit_check("xlsx", 1_048_576)

@@ -5,6 +5,7 @@ a million ledger rows are written in constant memory."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -125,6 +126,21 @@ def test_a_report_made_one_chunk_per_run_is_the_file_made_in_one(documents_worke
     document, _ = document_request(source="payments", fmt="csv", **last_days(7))
     ready(document)
     assert [r[0] for r in csv_rows(document)[1:]] == [str(p.pk) for p in inside]
+
+
+def test_a_pdf_report_made_one_chunk_per_run_holds_every_row_once_in_order(documents_worker):
+    inside = payments(120, days_ago=2)
+    documents_worker(DOCUMENT_CHUNK="25", TASK_BUDGET_SHARE="0.0000001")  # a run per chunk
+    document, _ = document_request(source="payments", fmt="pdf", **last_days(7))
+    ready(document)
+    with default_storage.open(document.file.name, "rb") as handle:
+        pages = pypdf.PdfReader(handle).pages
+        texts = [page.extract_text() for page in pages]
+    assert len(texts) == 3  # 120 rows, 51 a page
+    assert all(f"page {n} of 3" in text for n, text in enumerate(texts, start=1))
+    # Eleven columns are cut to fit across the page; the phone, short, is whole.
+    phones = re.findall(r"2547\d{8}", "".join(texts))
+    assert phones == [p.phone for p in inside]
 
 
 def test_the_command_makes_it_and_refuses_bad_requests(documents_worker, tmp_path):
