@@ -116,9 +116,9 @@ def subscription_buyer_tell(*, event_id: int, kind: str, payload: dict | None = 
     buyer of the event's subscription, once per subscription and kind (a second provisioning
     after a failure sends the credentials; a rerun sends nothing new). Notices written."""
     payload = admin_event_payload(event_id=event_id, payload=payload)
-    sub = payload and selectors.subscription_get_for_notice(
-        subscription_id=payload["subscription"]["id"]
-    )
+    sub = None
+    if payload is not None:
+        sub = selectors.subscription_get_for_notice(subscription_id=payload["subscription"]["id"])
     if sub is None:
         log.warning("subscription.buyer_not_told event=%s kind=%s: gone", event_id, kind)
         return 0
